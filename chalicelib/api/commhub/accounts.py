@@ -1,0 +1,190 @@
+"""CommHub /api/auth, /api/networks, /api/tokens, /api/users: translation only."""
+from chalice import Response
+
+from chalicelib.api.commhub import router
+from chalicelib.api.routing import ADMIN, PUBLIC
+from chalicelib.clock import sql_time
+from chalicelib.errors import Forbidden, require
+from chalicelib.services import identity
+
+TOKEN_KINDS = ("user_token", "network_token", "api_key")
+
+
+def user_view(user, role: str | None = None) -> dict:
+    return {"user_id": user.user_id, "username": user.username or user.email,
+            "display_name": user.display_name, "role": role or user.role}
+
+
+def network_view(network, member_role: str | None = None) -> dict:
+    view = {"network_id": network.network_id, "network_name": network.name,
+            "description": network.description, "owner_id": network.owner_id,
+            "visibility": network.visibility, "max_members": network.max_members,
+            "created_at": sql_time(network.created_at)}
+    if member_role:
+        view["member_role"] = member_role
+    return view
+
+
+def _user_id(req) -> str:
+    if not req.principal.user_id:
+        raise Forbidden("this token does not belong to a user")
+    return req.principal.user_id
+
+
+@router.route("/api/auth/register", methods=["POST"], auth=ADMIN)
+def register(req):
+    # Registration is gated by the bootstrap token: the new user joins that token's
+    # network; the first member after the bootstrap admin administers it.
+    network_id = req.principal.network_id
+    first = len(identity.list_members(network_id)) <= 1
+    user = identity.register_user(username=require(req.arg("username"), "username"),
+                                  password=require(req.arg("password"), "password"),
+                                  email=req.arg("email"), display_name=req.arg("display_name"))
+    role = "admin" if first else "member"
+    identity.add_member(network_id, user.user_id, role)
+    _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
+                                         name="login")
+    _, network_token = identity.issue_credential("network_token", network_id,
+                                                 name=f"{user.username} network token",
+                                                 roles=("member",))
+    return {"ok": True, "user": user_view(user, role), "token": token,
+            "network_token": network_token, "network_id": network_id}
+
+
+@router.route("/api/auth/login", methods=["POST"], auth=PUBLIC)
+def login(req):
+    user = identity.authenticate(require(req.arg("username"), "username"),
+                                 require(req.arg("password"), "password"))
+    network_id = identity.default_network_for(user.user_id)
+    _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
+                                         name="login")
+    return {"ok": True, "user": user_view(user), "token": token, "network_id": network_id}
+
+
+def _network_role(principal) -> str | None:
+    roles = principal.roles
+    return next((r for r in ("owner", "admin", "member") if r in roles), None)
+
+
+@router.route("/api/auth/me", methods=["GET"])
+def me(req):
+    user = identity.get_user(_user_id(req))
+    return {"ok": True, "user": user_view(user, _network_role(req.principal))}
+
+
+@router.route("/api/auth/me", methods=["PUT"])
+def update_me(req):
+    body = req.json
+    user = identity.update_profile(_user_id(req), display_name=body.get("display_name"),
+                                   email=body.get("email"))
+    return {"ok": True, "user": user_view(user, _network_role(req.principal))}
+
+
+@router.route("/api/auth/password", methods=["POST"])
+def change_password(req):
+    identity.change_password(_user_id(req), require(req.arg("old_password"), "old_password"),
+                             require(req.arg("new_password"), "new_password"))
+    return {"ok": True}
+
+
+@router.route("/api/networks", methods=["GET"])
+def list_networks(req):
+    if not req.principal.user_id:
+        network = identity.get_network(req.principal.network_id)
+        return {"ok": True, "networks": [network_view(network, "member")]}
+    pairs = identity.list_user_networks(req.principal.user_id)
+    return {"ok": True, "networks": [network_view(n, m.role) for m, n in pairs]}
+
+
+@router.route("/api/networks", methods=["POST"])
+def create_network(req):
+    name = req.arg("name") or req.arg("network_name")
+    network = identity.create_network(_user_id(req), require(name, "name"), req.arg("description"))
+    return Response(body={"ok": True, "network_id": network.network_id,
+                          "network_name": network.name}, status_code=201)
+
+
+def _visible_network(req, network_id):
+    principal = identity.scope_to_network(req.principal, network_id)
+    return principal, identity.get_network(network_id)
+
+
+@router.route("/api/networks/{network_id}", methods=["GET"])
+def get_network(req, network_id):
+    principal, network = _visible_network(req, network_id)
+    return {"ok": True, "network": network_view(network, _network_role(principal))}
+
+
+@router.route("/api/networks/{network_id}", methods=["PUT"])
+def update_network(req, network_id):
+    network = identity.update_network(req.principal, network_id,
+                                      req.arg("network_name") or req.arg("name"),
+                                      req.arg("description"))
+    return {"ok": True, "network": network_view(network)}
+
+
+@router.route("/api/networks/{network_id}", methods=["DELETE"])
+def delete_network(req, network_id):
+    identity.delete_network(req.principal, network_id)
+    return {"ok": True}
+
+
+@router.route("/api/networks/{network_id}/members", methods=["GET"])
+def list_members(req, network_id):
+    _visible_network(req, network_id)
+    members = identity.list_members(network_id)
+    return {"ok": True, "members": [
+        {**user_view(identity.get_user(m.user_id)), "member_role": m.role,
+         "joined_at": sql_time(m.created_at)} for m in members]}
+
+
+@router.route("/api/networks/{network_id}/invite", methods=["POST"])
+def invite(req, network_id):
+    principal, _ = _visible_network(req, network_id)
+    max_uses = req.int_arg("max_uses", 1, minimum=1, maximum=10_000)
+    invite = identity.create_invite(principal, network_id, req.arg("role") or "member", max_uses)
+    return {"ok": True, "invite_code": invite.pk.split("#", 1)[1], "network_id": network_id,
+            "role": invite.role, "max_uses": invite.max_uses}
+
+
+@router.route("/api/networks/join", methods=["POST"])
+def join(req):
+    network = identity.join(_user_id(req), require(req.arg("invite_code"), "invite_code"))
+    return {"ok": True, "network_id": network.network_id, "network_name": network.name}
+
+
+def token_view(record, token: str | None = None) -> dict:
+    view = {"token_id": record.token_id, "name": record.name, "type": record.kind,
+            "network_id": record.network_id, "prefix": record.prefix,
+            "created_at": sql_time(record.created_at)}
+    if token:
+        view["token"] = token  # shown once, at creation
+    return view
+
+
+@router.route("/api/tokens", methods=["POST"])
+def create_token(req):
+    # A CommHub API token is a network token: what agents use to reach /api/status, /mcp, SSE.
+    principal = identity.scope_to_network(req.principal, req.arg("network_id"))
+    record, token = identity.issue_credential(
+        "network_token", principal.network_id, user_id=principal.user_id,
+        name=req.arg("name") or "api token", roles=("member",))
+    return Response(body={"ok": True, **token_view(record, token)}, status_code=201)
+
+
+@router.route("/api/tokens", methods=["GET"])
+def list_tokens(req):
+    return {"ok": True, "tokens": [token_view(r) for r in
+                                   identity.list_tokens(req.principal, TOKEN_KINDS)]}
+
+
+@router.route("/api/tokens/{token_id}", methods=["DELETE"])
+def revoke_token(req, token_id):
+    identity.revoke_token(req.principal, token_id, TOKEN_KINDS)
+    return {"ok": True}
+
+
+@router.route("/api/users", methods=["GET"], auth=ADMIN)
+def list_users(req):
+    members = identity.list_members(req.principal.network_id)
+    return {"ok": True, "users": [user_view(identity.get_user(m.user_id), m.role) for m in members]}

@@ -1,0 +1,33 @@
+"""Health routes several dialects share, each answer the union of their fields.
+
+- `/health`          platform {status, service, version} + CommHub {status, version, uptime}
+- `/healthz`         Hub2d {status, version, clients}
+- `/api/v1/status`   SkyCetus {status, version, uptime, nodes_count, tasks_count} +
+                     GemmaNet {status, version, online_nodes, total_tasks_today}
+"""
+import time
+
+from chalicelib.api.dialects import HUB2D, PLATFORM
+from chalicelib.api.routing import OPEN, PUBLIC, DialectRouter
+from chalicelib.config import VERSION
+from chalicelib.services import connections
+
+router = DialectRouter(PLATFORM, __name__)
+blueprint = router.blueprint
+_STARTED = time.monotonic()
+
+
+def uptime_s() -> int:
+    """Seconds this instance has served (a Lambda container's age, the local stack's run)."""
+    return int(time.monotonic() - _STARTED)
+
+
+@router.route("/health", auth=PUBLIC)
+def health(req):
+    return {"status": "ok", "service": "switchboard", "version": VERSION, "uptime": uptime_s()}
+
+
+@router.route("/healthz", auth=OPEN, dialect=HUB2D)
+def healthz(req):
+    clients = len(connections.in_network(req.principal.network_id))
+    return {"status": "ok", "version": VERSION, "clients": clients}

@@ -1,0 +1,32 @@
+"""Who is calling: the one shape every credential resolves to."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+ADMIN_ROLES = frozenset({"admin", "owner"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    network_id: str
+    kind: str                      # admin_token | user | network_token | api_key | shared_secret | anonymous
+    account_id: str                # stable id of the credential's holder: the ledger account
+    user_id: str | None = None
+    token_id: str | None = None
+    roles: frozenset = field(default_factory=frozenset)
+    system_admin: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.system_admin or bool(self.roles & ADMIN_ROLES)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+    def in_network(self, network_id: str, roles: frozenset) -> "Principal":
+        return replace(self, network_id=network_id, roles=roles)
+
+
+def anonymous(network_id: str) -> Principal:
+    return Principal(network_id=network_id, kind="anonymous", account_id="anonymous")

@@ -1,0 +1,100 @@
+"""Deployment settings, read once from the environment.
+
+Every knob lives here so a reader can see what a stage can change. Tests call
+`reload()` after changing the environment.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+VERSION = "0.1.0"
+
+DIALECTS = ("platform", "skycetus", "gemmanet", "hub2d", "commhub")
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    files_bucket: str
+    open_dialects: frozenset
+    default_network_id: str
+    token_pepper: bytes
+    jwt_secret: bytes
+    access_token_ttl_s: int
+    heartbeat_window_s: int
+    lease_s: int
+    max_attempts: int
+    event_settle_ms: int
+    ws_endpoint: str | None
+    xray: bool
+    log_level: str
+
+    def is_open(self, dialect: str) -> bool:
+        return dialect in self.open_dialects
+
+
+def _ws_endpoint(region: str) -> str | None:
+    """The API Gateway Management API endpoint that `post_to_connection` calls.
+
+    Explicit in the local stack (`SWITCHBOARD_WS_ENDPOINT`); in AWS derived from the
+    WebSocket API id and stage, which infra/ hands to every function.
+    """
+    explicit = os.environ.get("SWITCHBOARD_WS_ENDPOINT")
+    if explicit:
+        return explicit.rstrip("/")
+    api_id = os.environ.get("SWITCHBOARD_WS_API_ID")
+    if not api_id:
+        return None
+    stage = os.environ.get("SWITCHBOARD_WS_STAGE", "api")
+    suffix = ".com.cn" if region.startswith("cn-") else ".com"
+    return f"https://{api_id}.execute-api.{region}.amazonaws{suffix}/{stage}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    stage = os.environ.get("SWITCHBOARD_STAGE", "local")
+    open_raw = os.environ.get("SWITCHBOARD_OPEN_DIALECTS", "")
+    open_dialects = frozenset(d.strip().lower() for d in open_raw.split(",") if d.strip())
+    unknown = open_dialects - set(DIALECTS)
+    if unknown:
+        raise ValueError(f"SWITCHBOARD_OPEN_DIALECTS names unknown dialects: {sorted(unknown)}")
+    return Settings(
+        stage=stage,
+        region=region,
+        table_prefix=os.environ.get("SWITCHBOARD_TABLE_PREFIX", f"switchboard-{stage}-"),
+        files_bucket=os.environ.get("SWITCHBOARD_FILES_BUCKET", f"switchboard-{stage}-files"),
+        open_dialects=open_dialects,
+        default_network_id=os.environ.get("SWITCHBOARD_DEFAULT_NETWORK", "net_default"),
+        token_pepper=os.environ.get("SWITCHBOARD_TOKEN_PEPPER", "").encode(),
+        jwt_secret=os.environ.get("SWITCHBOARD_JWT_SECRET", "").encode(),
+        access_token_ttl_s=_int("SWITCHBOARD_ACCESS_TOKEN_TTL", 3600),
+        heartbeat_window_s=_int("SWITCHBOARD_HEARTBEAT_WINDOW", 90),
+        lease_s=_int("SWITCHBOARD_LEASE_SECONDS", 300),
+        max_attempts=_int("SWITCHBOARD_MAX_ATTEMPTS", 3),
+        event_settle_ms=_int("SWITCHBOARD_EVENT_SETTLE_MS", 500),
+        ws_endpoint=_ws_endpoint(region),
+        xray=_flag("SWITCHBOARD_XRAY"),
+        log_level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
+    )
+
+
+def reload() -> Settings:
+    settings.cache_clear()
+    return settings()

@@ -1,0 +1,51 @@
+"""The identity table: networks, users, memberships and credentials.
+
+Keys
+- network        pk NET#<net>              sk NETWORK
+- member         pk NET#<net>              sk MEMBER#<user>
+- membership     pk USER#<user>            sk NET#<net>       (a user's networks)
+- user           pk USER#<user>            sk PROFILE
+- token record   pk USER#<user>|NET#<net>  sk TOKEN#<token_id> (listing, revocation)
+- invite         pk INVITE#<code>          sk INVITE          (global: codes are presented bare)
+- login lookup   pk LOGIN#<username|email> sk LOGIN           (global: logins are unique)
+- credential     pk CRED#<keyed hash>      sk CRED            (global: a bearer presents only
+                                                                the secret; the item names its network)
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (JSONAttribute, NumberAttribute, UnicodeAttribute,
+                                 UnicodeSetAttribute)
+from pynamodb.models import Model
+
+from chalicelib.store.base import meta
+
+
+class IdentityRecord(Model):
+    Meta = meta("identity")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)
+    network_id = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
+    token_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    owner_id = UnicodeAttribute(null=True)
+    visibility = UnicodeAttribute(null=True)
+    max_members = NumberAttribute(null=True)
+    username = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    display_name = UnicodeAttribute(null=True)
+    password_hash = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    roles = UnicodeSetAttribute(null=True)
+    secret_hash = UnicodeAttribute(null=True)
+    prefix = UnicodeAttribute(null=True)
+    max_uses = NumberAttribute(null=True)
+    uses = NumberAttribute(null=True)
+    profile = JSONAttribute(null=True)
+    created_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+    last_used_at = NumberAttribute(null=True)

@@ -1,0 +1,6 @@
+"""`python -m infra.local` (what `make run` calls)."""
+import sys
+
+from infra.local.stack import main
+
+sys.exit(main())

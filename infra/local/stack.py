@@ -1,0 +1,202 @@
+"""The embedded local stack: moto (DynamoDB, S3), the app over HTTP and WebSocket, the
+Management API, the schedules and persistence, in one process.
+
+The app is the same object Lambda runs; only the AWS endpoints point elsewhere. The
+environment is prepared before the app is imported, as Lambda's would be.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+from pathlib import Path
+
+DEFAULT_OPEN_DIALECTS = "gemmanet,hub2d"
+SNAPSHOT_EVERY_S = 10.0
+
+
+def _local_keys(data_dir: Path) -> dict:
+    """Server-side keys (token pepper, JWT signing key) kept with the data, so tokens
+    issued before a restart still verify after it."""
+    path = data_dir / "keys.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    keys = {"token_pepper": secrets.token_hex(32), "jwt_secret": secrets.token_hex(32)}
+    path.write_text(json.dumps(keys))
+    path.chmod(0o600)
+    return keys
+
+
+class LocalStack:
+    def __init__(self, host: str, port: int, data_dir: Path):
+        self.host, self.port, self.data_dir = host, port, data_dir
+        self.moto = None
+        self.snapshotter = None
+        self.scheduler = None
+        self.gateway = None
+        self._stop = threading.Event()
+        self._snapshot_thread = None
+
+    @property
+    def base_url(self) -> str:
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{shown}:{self.port}"
+
+    # ------------------------------------------------------------------ start
+
+    def _start_emulator(self) -> str:
+        from moto.server import ThreadedMotoServer
+        from werkzeug.serving import WSGIRequestHandler
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive: one TCP connection per client
+        self.moto = ThreadedMotoServer(ip_address=self.host if self.host != "" else "127.0.0.1",
+                                       port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{shown}:{port}"
+
+    def _prepare_environment(self, emulator_url: str) -> None:
+        keys = _local_keys(self.data_dir)
+        env = os.environ
+        env.setdefault("AWS_ACCESS_KEY_ID", "local")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        env.setdefault("AWS_REGION", env["AWS_DEFAULT_REGION"])
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = emulator_url
+        env["AWS_ENDPOINT_URL_S3"] = emulator_url
+        env["SWITCHBOARD_WS_ENDPOINT"] = self.base_url
+        env.setdefault("SWITCHBOARD_STAGE", "local")
+        env.setdefault("SWITCHBOARD_OPEN_DIALECTS", DEFAULT_OPEN_DIALECTS)
+        env.setdefault("SWITCHBOARD_TOKEN_PEPPER", keys["token_pepper"])
+        env.setdefault("SWITCHBOARD_JWT_SECRET", keys["jwt_secret"])
+
+    def start(self) -> dict:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        emulator_url = self._start_emulator()
+        self._prepare_environment(emulator_url)
+
+        import boto3
+        from chalicelib.config import settings
+        from chalicelib.store import tables
+
+        cfg = settings()
+        tables.create_all(wait=True)
+        s3 = boto3.client("s3", region_name=cfg.region)
+        s3.create_bucket(Bucket=cfg.files_bucket)
+        from infra.local.persistence import Snapshotter
+        self.snapshotter = Snapshotter(self.data_dir, boto3.client("dynamodb", region_name=cfg.region),
+                                       s3, [m.Meta.table_name for m in tables.MODELS],
+                                       cfg.files_bucket)
+        restored = self.snapshotter.restore()
+
+        from chalicelib.services import identity
+        boot = identity.bootstrap(
+            admin_email=os.environ.get("SWITCHBOARD_ADMIN_EMAIL", "admin@switchboard.local"),
+            admin_password=os.environ.get("SWITCHBOARD_ADMIN_PASSWORD"),
+            shared_secret=os.environ.get("SWITCHBOARD_SHARED_SECRET"),
+            admin_token=os.environ.get("SWITCHBOARD_ADMIN_TOKEN"))
+
+        app_module = importlib.import_module("app")
+        from infra.local.gateway import LocalGateway
+        from infra.local.scheduler import Scheduler
+        self.gateway = LocalGateway(app_module)
+        override = os.environ.get("SWITCHBOARD_LOCAL_SCHEDULE_SECONDS")
+        self.scheduler = Scheduler(app_module, float(override) if override else None,
+                                   on_run=lambda *_: self._note_mutation())
+        self.scheduler.start()
+        self._snapshot_thread = threading.Thread(target=self._snapshot_loop, name="snapshot",
+                                                 daemon=True)
+        self._snapshot_thread.start()
+        return {"emulator": emulator_url, "restored": restored, "bootstrap": boot}
+
+    def _note_mutation(self) -> None:
+        self.gateway.mutations += 1
+
+    def _snapshot_loop(self) -> None:
+        seen = self.gateway.mutations
+        while not self._stop.wait(SNAPSHOT_EVERY_S):
+            if self.gateway.mutations != seen:
+                seen = self.gateway.mutations
+                self._safe_snapshot()
+
+    def _safe_snapshot(self) -> None:
+        try:
+            self.snapshotter.save()
+        except Exception:
+            logging.getLogger("switchboard.local").exception("snapshot failed")
+
+    # ------------------------------------------------------------------ serve
+
+    def serve(self) -> None:
+        import uvicorn
+        config = uvicorn.Config(self.gateway, host=self.host, port=self.port, lifespan="off",
+                                log_level="warning", ws_max_size=256 * 1024,
+                                timeout_graceful_shutdown=3, ws_ping_interval=None)
+        uvicorn.Server(config).run()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.scheduler:
+            self.scheduler.stop()
+        if self.gateway:
+            self.gateway.executor.shutdown(wait=False, cancel_futures=True)
+        if self.snapshotter:
+            self._safe_snapshot()
+        if self.moto:
+            self.moto.stop()
+
+
+def banner(stack: LocalStack, info: dict) -> str:
+    ws = stack.base_url.replace("http://", "ws://")
+    boot = info["bootstrap"]
+    lines = [
+        "",
+        "Switchboard local stack",
+        f"  base URL         {stack.base_url}",
+        f"  WebSocket        {ws}/ws/node   (GemmaNet nodes)",
+        f"                   {ws}/ws        (platform events)",
+        f"  Management API   {stack.base_url}/@connections/{{id}}",
+        f"  AWS emulator     {info['emulator']}   (moto: DynamoDB, S3)",
+        f"  data directory   {stack.data_dir}",
+        f"  open dialects    {os.environ.get('SWITCHBOARD_OPEN_DIALECTS') or '(none)'}",
+        f"  default network  {boot['network_id']}",
+        f"  admin login      {boot['admin_email']}",
+    ]
+    generated = boot["generated"]
+    if generated:
+        lines.append("  Generated bootstrap credentials (shown once; set SWITCHBOARD_* to fix them):")
+        labels = {"admin_password": "admin password", "admin_token": "admin token  ",
+                  "shared_secret": "shared secret"}
+        for key, value in generated.items():
+            lines.append(f"    {labels[key]}    {value}")
+    elif boot["first_start"] is False:
+        lines.append("  Credentials: as configured, or as printed at this data directory's first start.")
+    restored = {k: v for k, v in info["restored"].items() if v}
+    if restored:
+        lines.append(f"  restored         {restored}")
+    lines.append("Ctrl-C stops the stack.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    data_dir = Path(os.environ.get("SWITCHBOARD_DATA_DIR", ".local-data")).resolve()
+    stack = LocalStack(host, port, data_dir)
+    try:
+        info = stack.start()
+        sys.stdout.write(banner(stack, info))
+        sys.stdout.flush()
+        stack.serve()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; we are stopping anyway
+        pass
+    finally:
+        stack.stop()
+        sys.stdout.write("Switchboard local stack stopped; data saved.\n")
+    return 0
