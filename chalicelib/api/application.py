@@ -44,8 +44,8 @@ def create_app() -> Chalice:
         from chalicelib.tracing import enable_xray
         enable_xray()
 
-    from chalicelib.api import commhub, fallback, health, platform
-    for module in (health, platform, commhub):
+    from chalicelib.api import commhub, fallback, gemmanet, health, hub2d, platform, skycetus
+    for module in (health, platform, skycetus, gemmanet, hub2d, commhub):
         app.register_blueprint(module.blueprint)
     fallback.install(app)
 

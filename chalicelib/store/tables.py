@@ -1,12 +1,14 @@
 """Every table the app uses, as PynamoDB models: the one source of table definitions
 (the local stack creates from these, infra/ synthesizes from these)."""
 from chalicelib.store.connections import ConnectionRecord
+from chalicelib.store.events import EventRecord
 from chalicelib.store.identity import IdentityRecord
+from chalicelib.store.nodes import NodeRecord
 
-MODELS = (IdentityRecord, ConnectionRecord)
+MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord)
 
 # Attribute holding an epoch-seconds expiry, for tables with DynamoDB TTL.
-TTL_ATTRIBUTES = {ConnectionRecord: "expires_at"}
+TTL_ATTRIBUTES = {ConnectionRecord: "expires_at", EventRecord: "expires_at"}
 
 
 def create_all(wait: bool = False) -> None:

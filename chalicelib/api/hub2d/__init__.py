@@ -1,0 +1,10 @@
+"""Hub2d's REST dialect: {"ok": true, ...} answers, {"error": ...} errors."""
+from chalicelib.api.dialects import HUB2D
+from chalicelib.api.routing import DialectRouter
+
+router = DialectRouter(HUB2D, __name__)
+
+# Modules register their routes on import; list each one here:
+# from chalicelib.api.<dialect> import <module>  # noqa: E402,F401
+
+blueprint = router.blueprint

@@ -1,0 +1,10 @@
+"""SkyCetus' REST dialect: X-Matrix-Secret auth, {"success": ...} answers."""
+from chalicelib.api.dialects import SKYCETUS
+from chalicelib.api.routing import DialectRouter
+
+router = DialectRouter(SKYCETUS, __name__)
+
+# Modules register their routes on import; list each one here:
+# from chalicelib.api.<dialect> import <module>  # noqa: E402,F401
+
+blueprint = router.blueprint
