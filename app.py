@@ -3,8 +3,11 @@
 Routes live in chalicelib/api/<dialect>/, rules in chalicelib/services/. Chalice needs
 the WebSocket and schedule handlers defined here, so each is a one-line delegation.
 """
+from chalice import Rate
+
 from chalicelib import ws
 from chalicelib.api.application import create_app
+from chalicelib.jobs import fleet
 
 app = create_app()
 
@@ -22,3 +25,13 @@ def ws_message(event):
 @app.on_ws_disconnect()
 def ws_disconnect(event):
     return ws.disconnect(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="fleet_sweep")
+def fleet_sweep(event):
+    return fleet.sweep()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="batch_assign")
+def batch_assign(event):
+    return fleet.assign()

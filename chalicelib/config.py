@@ -40,7 +40,10 @@ class Settings:
     heartbeat_window_s: int
     lease_s: int
     max_attempts: int
+    queue_shards: int
     event_settle_ms: int
+    starting_credits: int
+    node_starting_credits: int
     ws_endpoint: str | None
     xray: bool
     log_level: str
@@ -88,7 +91,10 @@ def settings() -> Settings:
         heartbeat_window_s=_int("SWITCHBOARD_HEARTBEAT_WINDOW", 90),
         lease_s=_int("SWITCHBOARD_LEASE_SECONDS", 300),
         max_attempts=_int("SWITCHBOARD_MAX_ATTEMPTS", 3),
+        queue_shards=max(1, _int("SWITCHBOARD_QUEUE_SHARDS", 1)),
         event_settle_ms=_int("SWITCHBOARD_EVENT_SETTLE_MS", 500),
+        starting_credits=_int("SWITCHBOARD_STARTING_CREDITS", 1000),
+        node_starting_credits=_int("SWITCHBOARD_NODE_STARTING_CREDITS", 0),
         ws_endpoint=_ws_endpoint(region),
         xray=_flag("SWITCHBOARD_XRAY"),
         log_level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),

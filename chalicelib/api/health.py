@@ -7,10 +7,10 @@
 """
 import time
 
-from chalicelib.api.dialects import HUB2D, PLATFORM
+from chalicelib.api.dialects import GEMMANET, HUB2D, PLATFORM
 from chalicelib.api.routing import OPEN, PUBLIC, DialectRouter
 from chalicelib.config import VERSION
-from chalicelib.services import connections
+from chalicelib.services import connections, nodes, tasks
 
 router = DialectRouter(PLATFORM, __name__)
 blueprint = router.blueprint
@@ -31,3 +31,15 @@ def health(req):
 def healthz(req):
     clients = len(connections.in_network(req.principal.network_id))
     return {"status": "ok", "version": VERSION, "clients": clients}
+
+
+@router.route("/api/v1/status", auth=OPEN, dialect=GEMMANET)
+def status(req):
+    """SkyCetus sends its secret here; GemmaNet clients may come without one where open."""
+    network_id = req.principal.network_id
+    fleet = nodes.list_nodes(network_id)
+    counts = tasks.stats(network_id)
+    return {"status": "ok", "version": VERSION, "uptime": uptime_s(),
+            "nodes_count": len(fleet), "tasks_count": counts["total"],
+            "online_nodes": sum(1 for n in fleet if nodes.is_online(n)),
+            "total_tasks_today": counts["today"]}

@@ -107,6 +107,17 @@ class ApiRequest:
             return body[name]
         return self.query.get(name, default)
 
+    def idempotency_key(self) -> str | None:
+        """A client's retry key: `Idempotency-Key` header, or `idempotency_key` in the body."""
+        key = self.headers.get("idempotency-key") or self.headers.get("x-idempotency-key") \
+            or self.arg("idempotency_key")
+        if key is None:
+            return None
+        key = str(key).strip()
+        if not key or len(key) > 200:
+            raise ValidationFailed("idempotency_key", "an idempotency key is 1-200 characters")
+        return key
+
     def int_arg(self, name: str, default: int, *, minimum: int = 0, maximum: int = 1000) -> int:
         value = self.arg(name)
         if value is None or value == "":

@@ -16,14 +16,19 @@ from chalicelib.ids import stream_id
 from chalicelib.store.events import RETENTION_S, EventRecord as E
 
 
-def publish(network_id: str, event_type: str, data: dict, *, target: str | None = None,
-            source: str | None = None, event_id: str | None = None) -> E:
+def record(network_id: str, event_type: str, data: dict, *, target: str | None = None,
+           source: str | None = None) -> E:
+    """An unsaved event, for writers that save it inside their own transaction."""
     stamp = now_ms()
-    record = E(f"NET#{network_id}", event_id or stream_id(stamp), type=event_type, target=target,
-               source=source, data=data, created_at=stamp,
-               expires_at=stamp // 1000 + RETENTION_S)
-    record.save()
-    return record
+    return E(f"NET#{network_id}", stream_id(stamp), type=event_type, target=target, source=source,
+             data=data, created_at=stamp, expires_at=stamp // 1000 + RETENTION_S)
+
+
+def publish(network_id: str, event_type: str, data: dict, *, target: str | None = None,
+            source: str | None = None) -> E:
+    event = record(network_id, event_type, data, target=target, source=source)
+    event.save()
+    return event
 
 
 def _horizon() -> str:
@@ -56,6 +61,20 @@ def read(network_id: str, after: str | None = None, *, target: str | None = None
         if len(kept) >= limit or read_count >= budget:
             break
     return kept, cursor
+
+
+def recent(network_id: str, *, types: tuple[str, ...], limit: int = 50,
+           budget: int = 1000) -> list[E]:
+    """The newest settled events of some types, newest first (bounded reading)."""
+    kept = []
+    for position, record in enumerate(E.query(f"NET#{network_id}", E.sk <= _horizon(),
+                                              scan_index_forward=False, consistent_read=True,
+                                              page_size=min(budget, 200))):
+        if record.type in types:
+            kept.append(record)
+        if len(kept) >= limit or position + 1 >= budget:
+            break
+    return kept
 
 
 def latest_id(network_id: str) -> str | None:

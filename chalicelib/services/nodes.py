@@ -32,7 +32,7 @@ def validate_node_id(node_id, field: str = "node_id") -> str:
     return node_id
 
 
-def _strings(value, field: str) -> list[str]:
+def strings(value, field: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -62,8 +62,8 @@ def register(principal: Principal, node_id: str, *, name: str | None = None, kin
              connection_id: str | None = None) -> N:
     """Register a node, or refresh it if it registers again (a registration is a heartbeat)."""
     node_id = validate_node_id(node_id)
-    capabilities = _strings(capabilities, "capabilities")
-    languages = _strings(languages, "languages")
+    capabilities = strings(capabilities, "capabilities")
+    languages = strings(languages, "languages")
     if max_concurrent is not None and (not isinstance(max_concurrent, int)
                                        or isinstance(max_concurrent, bool) or max_concurrent < 1):
         raise ValidationFailed("max_concurrent", "'max_concurrent' must be a positive integer")
@@ -134,3 +134,16 @@ def update(node: N, **fields) -> N:
     node.update(actions=[getattr(N, name).set(value) for name, value in fields.items()] +
                 [N.updated_at.set(now_ms())])
     return node
+
+
+def mark_offline(node: N) -> bool:
+    """Persist `offline` for a node seen silent; False if it heartbeated meanwhile."""
+    from pynamodb.exceptions import UpdateError
+    try:
+        node.update(actions=[N.status.set("offline"), N.updated_at.set(now_ms())],
+                    condition=(N.last_heartbeat == node.last_heartbeat) & (N.status == "online"))
+    except UpdateError:
+        return False
+    events.publish(node.network_id, "worker.offline", {"node_id": node.node_id, "name": node.name},
+                   source=node.node_id)
+    return True

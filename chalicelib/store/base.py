@@ -53,25 +53,39 @@ def decode_cursor(cursor: str | None, field: str = "cursor") -> dict | None:
 
 def page(model: type[Model], hash_key: str, *, limit: int, cursor: str | None = None,
          range_key_condition=None, filter_condition=None, newest_first: bool = False,
-         index=None, consistent: bool = True) -> tuple[list, str | None]:
+         index=None, consistent: bool = True, budget: int | None = None,
+         offset: int = 0) -> tuple[list, str | None]:
     """One page of a Query in key order and the cursor for the next one (None at the end).
 
-    With a filter, DynamoDB counts items read, not items kept, so a page may hold fewer
-    than `limit` items yet have a next cursor; the read cost per page stays bounded.
+    DynamoDB counts items read, not items kept, so with a filter a page stops after reading
+    `budget` items (default: four pages' worth) even if it holds fewer than `limit`, and
+    still returns a next cursor: the cost of a request stays bounded whatever the table
+    holds. `offset` skips matching items by reading past them.
     """
+    budget = budget or max(limit * 4, 200) + offset
     source = index if index is not None else model
-    results = source.query(
-        hash_key,
-        range_key_condition=range_key_condition,
-        filter_condition=filter_condition,
-        limit=limit,
-        page_size=limit,
-        scan_index_forward=not newest_first,
-        last_evaluated_key=decode_cursor(cursor),
+    pages = source.query(
+        hash_key, range_key_condition=range_key_condition, filter_condition=filter_condition,
+        scan_index_forward=not newest_first, last_evaluated_key=decode_cursor(cursor),
         consistent_read=consistent if index is None else False,
-    )
-    items = list(results)
-    return items, encode_cursor(results.last_evaluated_key)
+        page_size=min(budget, max(limit + offset, 25), 500),
+    ).page_iter
+    kept, skipped = [], 0
+    for raw_page in pages:
+        items = raw_page.get("Items", [])
+        for position, raw in enumerate(items):
+            if skipped < offset:
+                skipped += 1
+                continue
+            kept.append(model.from_raw_data(raw))
+            if len(kept) == limit:
+                more = position < len(items) - 1 or pages.last_evaluated_key is not None
+                return kept, encode_cursor({k: raw[k] for k in pages.key_names}) if more else None
+        if pages.last_evaluated_key is None:
+            return kept, None
+        if pages.total_scanned_count >= budget:
+            return kept, encode_cursor(pages.last_evaluated_key)
+    return kept, None
 
 
 _connection = None

@@ -3,9 +3,11 @@
 from chalicelib.store.connections import ConnectionRecord
 from chalicelib.store.events import EventRecord
 from chalicelib.store.identity import IdentityRecord
+from chalicelib.store.ledger import LedgerRecord
 from chalicelib.store.nodes import NodeRecord
+from chalicelib.store.tasks import TaskRecord
 
-MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord)
+MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord, TaskRecord, LedgerRecord)
 
 # Attribute holding an epoch-seconds expiry, for tables with DynamoDB TTL.
 TTL_ATTRIBUTES = {ConnectionRecord: "expires_at", EventRecord: "expires_at"}

@@ -4,7 +4,7 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(SKYCETUS, __name__)
 
-# Modules register their routes on import; list each one here:
-# from chalicelib.api.<dialect> import <module>  # noqa: E402,F401
+# Modules register their routes on import.
+from chalicelib.api.skycetus import nodes, tasks  # noqa: E402,F401
 
 blueprint = router.blueprint

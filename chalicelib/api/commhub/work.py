@@ -1,0 +1,117 @@
+"""CommHub /api/status, /api/nodes, /api/tasks, /api/completions, /api/task_events, /api/stats.
+
+CommHub names task states after its message flow: a task handed to a node is `delivered`,
+a completed one `replied`. `?network_id=` switches to another network the caller belongs to.
+"""
+from chalicelib.api.commhub import router
+from chalicelib.clock import sql_time
+from chalicelib.services import events, identity, nodes, tasks
+
+STATUS_NAMES = {"pending": "pending", "assigned": "delivered", "running": "running",
+                "completed": "replied", "failed": "failed", "cancelled": "cancelled",
+                "expired": "failed", "dead_lettered": "failed"}
+
+
+def _network(req) -> str:
+    return identity.scope_to_network(req.principal, req.arg("network_id")).network_id
+
+
+def session_view(node, current_task=None) -> dict:
+    meta = node.metadata or {}
+    online = nodes.is_online(node)
+    status = "offline" if not online else ("working" if node.active_tasks else
+                                           node.activity or "idle")
+    return {"resume_id": meta.get("resume_id") or node.node_id, "alias": node.node_id,
+            "status": status, "agent": meta.get("agent") or node.kind, "model": meta.get("model"),
+            "task": current_task.title if current_task else None,
+            "progress": meta.get("progress"), "last_seen_at": sql_time(node.last_heartbeat)}
+
+
+def node_view(node) -> dict:
+    return {"node_id": node.node_id, "alias": node.node_id, "name": node.name,
+            "capabilities": node.capabilities, "kind": node.kind,
+            "online": nodes.is_online(node), "registered_at": sql_time(node.registered_at),
+            "last_seen_at": sql_time(node.last_heartbeat)}
+
+
+def task_view(task) -> dict:
+    return {"task_id": task.task_id, "title": task.title,
+            "content": task.description or task.title, "status": STATUS_NAMES[task.status],
+            "priority": task.priority, "from_name": task.from_name or task.created_by,
+            "to_name": task.assigned_node or task.to_name, "result": task.result,
+            "error": task.error, "created_at": sql_time(task.created_at),
+            "updated_at": sql_time(task.updated_at)}
+
+
+@router.route("/api/status")
+def status(req):
+    network_id = _network(req)
+    wanted = req.arg("status")
+    sessions = []
+    for node in nodes.list_nodes(network_id):
+        current = tasks.held_by(network_id, node.node_id)[:1] if node.active_tasks else []
+        view = session_view(node, current[0] if current else None)
+        if not wanted or view["status"] == wanted:
+            sessions.append(view)
+    return {"sessions": sessions}
+
+
+@router.route("/api/nodes")
+def list_nodes(req):
+    return {"nodes": [node_view(n) for n in nodes.list_nodes(_network(req))]}
+
+
+@router.route("/api/tasks")
+def list_tasks(req):
+    filters = tasks.TaskFilter(status=req.arg("status"), to_name=req.arg("to_name"),
+                               from_name=req.arg("from_name"))
+    found, cursor = tasks.list_tasks(_network(req), filters,
+                                     limit=req.int_arg("limit", 50, minimum=1, maximum=500),
+                                     cursor=req.arg("cursor"))
+    return {"ok": True, "tasks": [task_view(t) for t in found], "next_cursor": cursor}
+
+
+@router.route("/api/completions")
+def list_completions(req):
+    found, cursor = tasks.completions(_network(req),
+                                      limit=req.int_arg("limit", 20, minimum=1, maximum=500),
+                                      cursor=req.arg("cursor"))
+    return {"ok": True, "next_cursor": cursor, "completions": [
+        {"task_id": c.task_id, "title": c.title, "node": c.assigned_node,
+         "from_name": c.from_name, "result": c.result, "completed_at": sql_time(c.created_at)}
+        for c in found]}
+
+
+@router.route("/api/task_events")
+def list_task_events(req):
+    network_id = _network(req)
+    limit = req.int_arg("limit", 100, minimum=1, maximum=500)
+    task_id = req.arg("task_id")
+    if task_id:
+        tasks.get(network_id, task_id)
+        found, cursor = tasks.task_events(network_id, task_id, limit=limit, cursor=req.arg("cursor"))
+        return {"ok": True, "next_cursor": cursor, "events": [
+            {"task_id": e.task_id, "from_status": STATUS_NAMES.get(e.from_status),
+             "to_status": STATUS_NAMES[e.to_status], "actor": e.actor, "reason": e.reason,
+             "node": e.assigned_node, "created_at": sql_time(e.created_at)} for e in found]}
+    recent = events.recent(network_id, types=tuple(tasks.EVENT_TYPES.values()) + ("task.created",
+                                                                                "task.updated"),
+                           limit=limit)
+    return {"ok": True, "events": [
+        {"task_id": e.data.get("task_id"), "from_status": STATUS_NAMES.get(e.data.get("previous_status")),
+         "to_status": STATUS_NAMES.get(e.data.get("status")), "actor": e.source,
+         "reason": e.data.get("reason"), "node": e.data.get("node_id"),
+         "created_at": sql_time(e.created_at)} for e in recent]}
+
+
+@router.route("/api/stats")
+def stats(req):
+    network_id = _network(req)
+    fleet = nodes.list_nodes(network_id)
+    online = sum(1 for n in fleet if nodes.is_online(n))
+    counts = tasks.stats(network_id)
+    by_name: dict[str, int] = {}
+    for status, count in counts["by_status"].items():
+        by_name[STATUS_NAMES[status]] = by_name.get(STATUS_NAMES[status], 0) + count
+    return {"sessions": {"total": len(fleet), "online": online, "offline": len(fleet) - online},
+            "tasks": {"total": counts["total"], **by_name}}

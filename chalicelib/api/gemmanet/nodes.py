@@ -1,0 +1,16 @@
+"""GemmaNet GET /api/v1/nodes: online nodes, optionally by capability (open where configured)."""
+from chalicelib.api.gemmanet import router
+from chalicelib.api.routing import OPEN
+from chalicelib.services import nodes
+
+
+def node_view(node) -> dict:
+    return {"node_id": node.node_id, "name": node.name, "capabilities": node.capabilities,
+            "languages": node.languages, "online": nodes.is_online(node), "load": node.load}
+
+
+@router.route("/api/v1/nodes", auth=OPEN)
+def list_nodes(req):
+    found = nodes.list_nodes(req.principal.network_id, capability=req.arg("capability") or None,
+                             online_only=True)
+    return [node_view(n) for n in found]

@@ -1,0 +1,718 @@
+"""Tasks: one state machine for every dialect, routing, leases, retries and dead letters.
+
+States and the moves between them (anything else is an IllegalTransition):
+
+    pending ──► assigned ──► running ──► completed
+       │  ▲        │ │          │ │
+       │  └────────┘ └──► failed│ └──► (back to pending when a lease lapses or a node
+       │   requeue          ▲   │       fails it, with its attempt count; after the
+       ▼                    │   ▼       last attempt: dead_lettered)
+    cancelled / expired   dead_lettered ──► pending (retry)
+
+Every move is one DynamoDB transaction (`_commit`) that also writes what the move implies:
+the queue entry a pending task sits in, the held entry and counter of the node holding it,
+the dead-letter entry, the task's event record, and the event in the network's log. The
+task update is conditioned on the state it was read in, so two racing writers can never
+both move it: two nodes can never hold the same task.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.operand import Path
+
+from chalicelib import logs
+from chalicelib.auth.principal import Principal
+from chalicelib.clock import now_ms
+from chalicelib.config import settings
+from chalicelib.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from chalicelib.ids import ulid
+from chalicelib.services import events, ledger, nodes
+from chalicelib.store.base import cancelled_by_condition, page, transaction
+from chalicelib.store.nodes import NodeRecord as N, node_key
+from chalicelib.store.tasks import (TaskRecord as T, completions_pk, dlq_pk, events_pk, held_pk,
+                                    idempotency_key, queue_pk, read_counters, task_key)
+
+log = logs.get("tasks")
+
+STATUSES = ("pending", "assigned", "running", "completed", "failed", "cancelled", "expired",
+            "dead_lettered")
+HELD = frozenset({"assigned", "running"})
+TRANSITIONS = {
+    "pending": {"assigned", "running", "completed", "cancelled", "expired", "dead_lettered"},
+    "assigned": {"running", "completed", "failed", "pending", "cancelled", "dead_lettered"},
+    "running": {"completed", "failed", "pending", "cancelled", "dead_lettered"},
+    "failed": {"pending", "dead_lettered"},
+    "dead_lettered": {"pending", "failed"},
+    "completed": set(), "cancelled": set(), "expired": set(),
+}
+# What clients of the five dialects call the same states.
+STATUS_ALIASES = {
+    "queued": "pending", "new": "pending", "open": "pending", "todo": "pending",
+    "delivered": "assigned", "claimed": "assigned",
+    "in_progress": "running", "in-progress": "running", "working": "running", "started": "running",
+    "processing": "running",
+    "replied": "completed", "done": "completed", "success": "completed", "succeeded": "completed",
+    "error": "failed", "canceled": "cancelled", "timeout": "expired", "timed_out": "expired",
+    "dead_letter": "dead_lettered", "dead-lettered": "dead_lettered", "dlq": "dead_lettered",
+}
+PRIORITY_RANKS = {"critical": 0, "urgent": 0, "high": 1, "medium": 3, "normal": 3, "low": 5}
+DEFAULT_PRIORITY = "medium"
+CLAIM_WINDOW = 10  # queue entries read per partition per claim
+
+
+def normalize_status(value, field: str = "status") -> str:
+    text = str(value or "").strip().lower()
+    status = STATUS_ALIASES.get(text, text)
+    if status not in STATUSES:
+        raise ValidationFailed(field, f"unknown status {value!r}; one of {', '.join(STATUSES)}")
+    return status
+
+
+def normalize_priority(value) -> tuple[str, int]:
+    """(label, rank): names (critical/high/medium/low), pN (p0 highest) or numbers 0-9."""
+    if value is None or value == "":
+        return DEFAULT_PRIORITY, PRIORITY_RANKS[DEFAULT_PRIORITY]
+    if isinstance(value, bool):
+        raise ValidationFailed("priority", "priority must be a name, pN or a number")
+    text = str(value).strip().lower()
+    if text in PRIORITY_RANKS:
+        return text, PRIORITY_RANKS[text]
+    digits = text[1:] if text.startswith("p") else text
+    if digits.isdigit() and 0 <= int(digits) <= 9:
+        return text, int(digits)
+    raise ValidationFailed("priority", f"unknown priority {value!r}: use critical, high, medium, "
+                                       "low, p0-p9 or 0-9")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get(network_id: str, task_id: str) -> T:
+    try:
+        return T.get(*task_key(network_id, str(task_id)), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"task {task_id} not found") from None
+
+
+@dataclass
+class TaskFilter:
+    status: str | None = None
+    priority: str | None = None
+    node: str | None = None
+    from_name: str | None = None
+    to_name: str | None = None
+    agent_id: str | None = None
+
+    def condition(self):
+        parts = []
+        if self.status:
+            parts.append(T.status == normalize_status(self.status))
+        if self.priority:
+            parts.append(T.priority == normalize_priority(self.priority)[0])
+        if self.node:
+            parts.append(T.assigned_node == self.node)
+        if self.from_name:
+            parts.append(T.from_name == self.from_name)
+        if self.to_name:
+            parts.append((T.to_name == self.to_name) | (T.assigned_node == self.to_name))
+        if self.agent_id:
+            parts.append(T.agent_id == self.agent_id)
+        condition = None
+        for part in parts:
+            condition = part if condition is None else condition & part
+        return condition
+
+
+def list_tasks(network_id: str, filters: TaskFilter | None = None, *, limit: int = 50,
+               cursor: str | None = None, offset: int = 0) -> tuple[list[T], str | None]:
+    """Tasks newest first, strongly consistent, one bounded page at a time (see store.base.page)."""
+    return page(T, f"NET#{network_id}", limit=limit, cursor=cursor, offset=offset,
+                range_key_condition=T.sk.startswith("TASK#"),
+                filter_condition=filters.condition() if filters else None, newest_first=True)
+
+
+def held_by(network_id: str, node_id: str) -> list[T]:
+    entries = list(T.query(held_pk(network_id, node_id), consistent_read=True))
+    if not entries:
+        return []
+    return sorted(T.batch_get([task_key(network_id, e.task_id) for e in entries]),
+                  key=lambda t: t.task_id)
+
+
+def task_events(network_id: str, task_id: str, *, limit: int = 100,
+                cursor: str | None = None) -> tuple[list[T], str | None]:
+    return page(T, events_pk(network_id, task_id), limit=limit, cursor=cursor)
+
+
+def completions(network_id: str, *, limit: int = 20, cursor: str | None = None):
+    return page(T, completions_pk(network_id), limit=limit, cursor=cursor, newest_first=True)
+
+
+def stats(network_id: str) -> dict:
+    counters = read_counters(network_id)
+    by_status = {s: max(0, counters.get(f"count_{s}", 0)) for s in STATUSES}
+    by_priority = {k[5:]: v for k, v in counters.items() if k.startswith("prio_") and v > 0}
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    return {"total": max(0, counters.get("total", 0)), "by_status": by_status,
+            "by_priority": by_priority, "today": counters.get(f"day_{today}", 0)}
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _stats(network_id: str, add: dict[str, int]) -> None:
+    """Counters, updated after the transaction on one of several shards: a hot single item
+    would make concurrent transactions conflict. Best effort by design (derived data)."""
+    try:
+        T(f"NET#{network_id}", f"STATS#{random.randrange(8)}").update(
+            actions=[Path(name).add(value) for name, value in add.items()])
+    except Exception:
+        log.exception("task counters not updated", extra={"network_id": network_id})
+
+
+def _queue_entry(task: T) -> T:
+    capability = (sorted(task.capabilities or []) or ["*"])[0]
+    shard = int(hashlib.sha1(task.task_id.encode()).hexdigest(), 16) % settings().queue_shards
+    return T(queue_pk(task.network_id, capability, shard), f"{int(task.rank)}#{task.task_id}",
+             task_id=task.task_id, network_id=task.network_id, title=task.title,
+             priority=task.priority, capabilities=task.capabilities or [],
+             requested_node=task.requested_node, created_at=task.created_at)
+
+
+def summary(task: T, *, status: str | None = None, node: str | None = None, **extra) -> dict:
+    """What task events carry: enough for every stream's rendering."""
+    node = node if status else task.assigned_node
+    return {"task_id": task.task_id, "title": task.title, "status": status or task.status,
+            "priority": task.priority, "from": task.from_name or task.created_by,
+            "to": node or task.to_name or task.requested_node, "node_id": node, **extra}
+
+
+EVENT_TYPES = {"completed": "task.completed", "failed": "task.failed",
+               "dead_lettered": "task.failed", "expired": "task.failed"}
+
+
+class _Lost(Exception):
+    """The task moved under us: the transaction's condition failed."""
+
+
+def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
+            expected_node: str | None = None, reason: str | None = None,
+            sets: dict | None = None, extra=None) -> T:
+    """Move `task` to `to_status` with every item the move implies, atomically.
+
+    `node` is the node that will hold the task (entering assigned/running); a task leaving
+    those states releases the node that held it. Raises _Lost when the task is no longer in
+    the state it was read in (or not held by `expected_node`).
+    """
+    origin = task.status
+    if to_status not in TRANSITIONS[origin]:
+        raise IllegalTransition(f"a {origin} task cannot become {to_status}",
+                                status=origin, requested=to_status)
+    network_id, stamp = task.network_id, now_ms()
+    values = {"status": to_status, "updated_at": stamp, **(sets or {})}
+    removals = []
+    holder = task.assigned_node
+    with transaction() as tx:
+        if origin == "pending" and task.queue_pk:
+            tx.delete(T(task.queue_pk, task.queue_sk))
+            removals += ["queue_pk", "queue_sk"]
+        if to_status == "pending":
+            entry = _queue_entry(task)
+            tx.save(entry)
+            values.update(queue_pk=entry.pk, queue_sk=entry.sk)
+        if origin in HELD and to_status not in HELD:
+            tx.delete(T(held_pk(network_id, holder), f"TASK#{task.task_id}"))
+            tx.update(N(*node_key(network_id, holder)), actions=[N.active_tasks.add(-1)],
+                      condition=N.pk.exists())
+            if to_status in ("pending", "dead_lettered"):
+                values["last_node"] = holder
+                removals.append("assigned_node")
+        if to_status in HELD and origin not in HELD:
+            tx.save(T(held_pk(network_id, node.node_id), f"TASK#{task.task_id}",
+                      task_id=task.task_id, lease_expires_at=stamp + settings().lease_s * 1000))
+            tx.update(node, actions=[N.active_tasks.add(1), N.last_assigned_at.set(stamp)],
+                      condition=N.pk.exists())
+            values.update(assigned_node=node.node_id, attempts=(task.attempts or 0) + 1)
+            if to_status == "running":
+                values["started_at"] = stamp
+        if to_status == "running" and origin in HELD:
+            values["started_at"] = stamp
+        if node is not None and origin not in HELD and to_status not in HELD:
+            # a node finishing a task it never claimed (SkyCetus completes pending tasks)
+            values.update(assigned_node=node.node_id, attempts=(task.attempts or 0) + 1)
+        if to_status == "dead_lettered":
+            tx.save(T(dlq_pk(network_id), f"TASK#{task.task_id}", task_id=task.task_id,
+                      title=task.title, reason=reason, error=(sets or {}).get("error", task.error),
+                      attempts=values.get("attempts", task.attempts), created_at=stamp))
+        if origin == "dead_lettered":
+            tx.delete(T(dlq_pk(network_id), f"TASK#{task.task_id}"))
+        if to_status in ("completed", "failed", "cancelled", "expired"):
+            values["completed_at"] = stamp
+        if to_status == "completed":
+            tx.save(T(completions_pk(network_id), ulid(stamp), task_id=task.task_id,
+                      title=task.title, assigned_node=values.get("assigned_node", holder),
+                      result=values.get("result"), from_name=task.from_name,
+                      to_name=task.to_name, created_at=stamp))
+        holder_after = None if "assigned_node" in removals else values.get("assigned_node", holder)
+        target = holder_after or task.to_name or task.requested_node
+        tx.save(T(events_pk(network_id, task.task_id), f"EV#{ulid(stamp)}", task_id=task.task_id,
+                  from_status=origin, to_status=to_status, actor=actor, reason=reason,
+                  assigned_node=holder_after, created_at=stamp))
+        tx.save(events.record(network_id, EVENT_TYPES.get(to_status, "task.updated"),
+                              summary(task, status=to_status, node=holder_after,
+                                      previous_status=origin, reason=reason),
+                              target=target, source=actor))
+        if extra:
+            extra(tx)
+        condition = T.status == origin
+        if expected_node:
+            condition &= T.assigned_node == expected_node
+        tx.update(task, actions=[getattr(T, k).set(v) for k, v in values.items()] +
+                  [getattr(T, name).remove() for name in removals if name not in values],
+                  condition=condition)
+    _stats(network_id, {f"count_{origin}": -1, f"count_{to_status}": 1})
+    for key, value in values.items():
+        setattr(task, key, value)
+    for name in removals:
+        if name not in values:
+            setattr(task, name, None)
+    return task
+
+
+def _try_commit(task: T, to_status: str, **kwargs) -> T | None:
+    """`_commit`, returning None when the task moved under us or the node changed."""
+    try:
+        return _commit(task, to_status, **kwargs)
+    except TransactWriteError as error:
+        if cancelled_by_condition(error) or "TransactionConflict" in str(error):
+            return None
+        raise
+
+
+def _move(network_id: str, task_id: str, to_status: str, *, attempts: int = 5, **kwargs) -> T:
+    """Read the task fresh and move it, retrying when a concurrent writer got there first."""
+    for _ in range(attempts):
+        task = get(network_id, task_id)
+        moved = _try_commit(task, to_status, **kwargs)
+        if moved is not None:
+            return moved
+    raise Conflict(f"task {task_id} is changing concurrently; try again")
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _fingerprint(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def create(principal: Principal, *, title: str, source: str, description: str | None = None,
+           priority=None, capabilities=None, task_type: str | None = None,
+           payload: dict | None = None, lux_reward=None, requested_node: str | None = None,
+           from_name: str | None = None, to_name: str | None = None, agent_id: str | None = None,
+           deadline=None, max_attempts=None, idempotency_key_value: str | None = None,
+           route: bool = True) -> tuple[T, bool]:
+    """Create a task and route it at once if a node can take it; (task, created).
+
+    With an idempotency key, a retried create returns the first task (created=False); the
+    same key with a different request is a Conflict.
+    """
+    from chalicelib.clock import parse_time
+    title = str(title or "").strip()
+    if not title:
+        raise ValidationFailed("title", "'title' is required")
+    label, rank = normalize_priority(priority)
+    capabilities = nodes.strings(capabilities, "capabilities")
+    if task_type and task_type not in capabilities:
+        capabilities = sorted(capabilities + [task_type])
+    if lux_reward is not None and (isinstance(lux_reward, bool) or not isinstance(lux_reward, (int, float))
+                                   or lux_reward < 0):
+        raise ValidationFailed("lux_reward", "'lux_reward' must be a non-negative number")
+    if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
+        raise ValidationFailed("max_attempts", "'max_attempts' must be a positive integer")
+    try:
+        deadline_ms = parse_time(deadline)
+    except ValueError:
+        raise ValidationFailed("deadline", "'deadline' is not a readable time") from None
+    network_id = principal.network_id
+    fields = dict(title=title, description=description, priority=label, capabilities=capabilities,
+                  task_type=task_type, payload=payload, lux_reward=lux_reward,
+                  requested_node=requested_node, from_name=from_name, to_name=to_name,
+                  agent_id=agent_id, deadline=deadline_ms, max_attempts=max_attempts)
+    if idempotency_key_value:
+        previous = _idempotent_replay(network_id, idempotency_key_value, _fingerprint(fields))
+        if previous is not None:
+            return previous, False
+
+    stamp = now_ms()
+    task_id = f"task-{ulid(stamp).lower()}"
+    task = T(*task_key(network_id, task_id), task_id=task_id, network_id=network_id, title=title,
+             description=description, status="pending", priority=label, rank=rank,
+             capabilities=capabilities, task_type=task_type, payload=payload or None,
+             lux_reward=lux_reward, requested_node=requested_node or to_name,
+             created_by=principal.account_id, source=source, from_name=from_name,
+             to_name=to_name, agent_id=agent_id, attempts=0,
+             max_attempts=max_attempts or settings().max_attempts, deadline=deadline_ms,
+             created_at=stamp, updated_at=stamp)
+    target = _choose_node(network_id, task) if route else None
+    for _ in range(3):
+        try:
+            _create_transaction(task, target, principal, idempotency_key_value,
+                                _fingerprint(fields) if idempotency_key_value else None)
+            break
+        except TransactWriteError as error:
+            if idempotency_key_value:
+                previous = _idempotent_replay(network_id, idempotency_key_value, _fingerprint(fields))
+                if previous is not None:
+                    return previous, False
+            if target is None or not (cancelled_by_condition(error) or
+                                      "TransactionConflict" in str(error)):
+                raise
+            target = None  # the chosen node changed under us: queue the task instead
+    day = time.strftime("%Y-%m-%d", time.gmtime(stamp / 1000))
+    _stats(network_id, {"total": 1, f"count_{task.status}": 1, f"prio_{label}": 1, f"day_{day}": 1})
+    return task, True
+
+
+def _idempotent_replay(network_id: str, key: str, fingerprint: str) -> T | None:
+    try:
+        marker = T.get(*idempotency_key(network_id, key), consistent_read=True)
+    except DoesNotExist:
+        return None
+    if marker.request_hash != fingerprint:
+        raise Conflict("this idempotency key was used for a different request")
+    return get(network_id, marker.task_id)
+
+
+def _create_transaction(task: T, target: N | None, principal: Principal, key: str | None,
+                        fingerprint: str | None) -> None:
+    stamp = task.created_at
+    task.status = "assigned" if target else "pending"
+    with transaction() as tx:
+        if key:
+            tx.save(T(*idempotency_key(task.network_id, key), task_id=task.task_id,
+                      request_hash=fingerprint, created_at=stamp),
+                    condition=T.pk.does_not_exist())
+        if target:
+            task.assigned_node, task.attempts = target.node_id, 1
+            task.queue_pk = task.queue_sk = None
+            tx.save(T(held_pk(task.network_id, target.node_id), f"TASK#{task.task_id}",
+                      task_id=task.task_id, lease_expires_at=stamp + settings().lease_s * 1000))
+            tx.update(target, actions=[N.active_tasks.add(1), N.last_assigned_at.set(stamp)],
+                      condition=(N.active_tasks == target.active_tasks))
+        else:
+            task.assigned_node, task.attempts = None, 0
+            entry = _queue_entry(task)
+            task.queue_pk, task.queue_sk = entry.pk, entry.sk
+            tx.save(entry)
+        tx.save(T(events_pk(task.network_id, task.task_id), f"EV#{ulid(stamp)}",
+                  task_id=task.task_id, from_status=None, to_status=task.status,
+                  actor=principal.account_id, assigned_node=task.assigned_node, created_at=stamp))
+        tx.save(events.record(task.network_id, "task.created", summary(task),
+                              target=task.assigned_node or task.requested_node,
+                              source=task.from_name or principal.account_id))
+        tx.save(task, condition=T.pk.does_not_exist())
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def _eligible(node: N, task_like: T, at_ms: int, *, need_capacity: bool = True) -> bool:
+    return (node.approved and nodes.is_online(node, at_ms)
+            and set(task_like.capabilities or []) <= set(node.capabilities)
+            and (not need_capacity or node.active_tasks < node.max_concurrent))
+
+
+def _rank_nodes(candidates: list[N]) -> list[N]:
+    """Least loaded first; among equals, the one that waited longest since its last task."""
+    return sorted(candidates, key=lambda n: (n.active_tasks / max(n.max_concurrent, 1),
+                                             float(n.load or 0), n.last_assigned_at, n.node_id))
+
+
+def _choose_node(network_id: str, task: T, online: list[N] | None = None) -> N | None:
+    at = now_ms()
+    if task.requested_node:
+        wanted = nodes.find(network_id, task.requested_node)
+        if wanted is not None and _eligible(wanted, task, at):
+            return wanted  # an explicit assignment is honoured when the node can take it
+    pool = online if online is not None else nodes.list_nodes(network_id, online_only=True)
+    ranked = _rank_nodes([n for n in pool if _eligible(n, task, at)])
+    return ranked[0] if ranked else None
+
+
+def _queue_heads(network_id: str, capabilities, per_partition: int) -> list[T]:
+    shards = settings().queue_shards
+    entries = []
+    for capability in ["*", *sorted(set(capabilities))]:
+        for shard in random.sample(range(shards), shards):
+            entries.extend(T.query(queue_pk(network_id, capability, shard), consistent_read=True,
+                                   limit=per_partition, page_size=per_partition))
+    return sorted(entries, key=lambda e: e.sk)
+
+
+def claim(network_id: str, node_id: str) -> T | None:
+    """The next task this node can do, atomically taken for it (a lease); None if none."""
+    node = nodes.get(network_id, node_id)
+    if not node.approved:
+        raise Conflict(f"node {node_id} is waiting for approval")
+    if not nodes.is_online(node):
+        nodes.heartbeat(network_id, node_id)  # asking for work is a sign of life
+        node = nodes.get(network_id, node_id)
+    for entry in _queue_heads(network_id, node.capabilities, CLAIM_WINDOW):
+        if not set(entry.capabilities or []) <= set(node.capabilities):
+            continue
+        task = get(network_id, entry.task_id)
+        if task.status != "pending" or task.queue_sk != entry.sk:
+            continue  # taken since the queue was read
+        moved = _try_commit(task, "assigned", actor=f"node:{node_id}", node=node)
+        if moved is not None:
+            return moved
+        node = nodes.get(network_id, node_id)  # its counter moved: read it again
+    return None
+
+
+def assign_pending(network_id: str, *, limit: int = 100) -> list[T]:
+    """Batch assignment: route queued tasks to online nodes with spare capacity."""
+    online = [n for n in nodes.list_nodes(network_id, online_only=True) if n.approved]
+    if not online:
+        return []
+    capabilities = {c for n in online for c in n.capabilities}
+    assigned = []
+    at = now_ms()
+    for entry in _queue_heads(network_id, capabilities, limit):
+        if len(assigned) >= limit:
+            break
+        target = _choose_node(network_id, entry, online)
+        if target is None:
+            continue
+        task = get(network_id, entry.task_id)
+        if task.status != "pending":
+            continue
+        if task.deadline and task.deadline < at:
+            _try_commit(task, "expired", actor="hub", reason="deadline passed while queued")
+            continue
+        moved = _try_commit(task, "assigned", actor="hub", node=target)
+        refreshed = nodes.get(network_id, target.node_id)
+        online = [refreshed if n.node_id == target.node_id else n for n in online]
+        if moved is not None:
+            assigned.append(moved)
+    return assigned
+
+
+# --------------------------------------------------------------------------- a node's work
+
+
+def start(network_id: str, task_id: str, node_id: str) -> T:
+    task = get(network_id, task_id)
+    if task.status == "running" and task.assigned_node == node_id:
+        return task
+    _require_holder(task, node_id, pending_ok=True)
+    if task.status == "pending":
+        moved = _try_commit(task, "running", actor=f"node:{node_id}",
+                            node=nodes.get(network_id, node_id))
+        if moved is None:
+            raise Conflict(f"task {task_id} was taken by another node")
+        return moved
+    return _move(network_id, task_id, "running", actor=f"node:{node_id}", expected_node=node_id)
+
+
+def _require_holder(task: T, node_id: str, *, pending_ok: bool = False) -> None:
+    """A node may act on a task it holds (or, where allowed, on one still waiting)."""
+    if task.status in HELD and task.assigned_node == node_id:
+        return
+    if pending_ok and task.status == "pending":
+        return
+    if task.status in HELD:
+        raise Conflict(f"task {task.task_id} is held by another node")
+    raise IllegalTransition(f"task {task.task_id} is {task.status}, not held by {node_id}",
+                            status=task.status)
+
+
+def complete(network_id: str, task_id: str, *, node_id: str | None, result,
+             actor: str) -> tuple[T, int]:
+    """Complete a task; a node completing it is paid its LUX reward. (task, paid)."""
+    task = get(network_id, task_id)
+    if task.status == "completed":
+        if node_id and task.assigned_node != node_id:
+            raise Conflict(f"task {task_id} was completed by another node")
+        return task, 0  # a retried completion changes nothing and pays nothing
+    if node_id:
+        _require_holder(task, node_id, pending_ok=True)
+    node = nodes.get(network_id, node_id) if node_id else None
+    reward = int(task.lux_reward or 0) if node_id else 0
+    posting = ledger.Posting(network_id, node.account_id, reward, "reward",
+                             key=f"reward:{task_id}", task_id=task_id,
+                             memo=f"LUX reward for {task_id}") if reward else None
+    for _ in range(5):
+        account = ledger.get_account(network_id, posting.account_id) if posting else None
+        extra = (lambda tx: ledger.add_to_transaction(tx, posting, account)) if posting else None
+        moved = _try_commit(task, "completed", actor=actor,
+                            node=node if task.status == "pending" else None,
+                            expected_node=node_id if task.status in HELD else None,
+                            sets={"result": result}, extra=extra)
+        if moved is not None:
+            return moved, reward
+        task = get(network_id, task_id)
+        if task.status == "completed":
+            return task, 0
+        if node_id:
+            _require_holder(task, node_id, pending_ok=True)
+    raise Conflict(f"task {task_id} is changing concurrently; try again")
+
+
+def fail(network_id: str, task_id: str, *, node_id: str | None, error: str | None,
+         actor: str, retry: bool = True) -> T:
+    """A failed attempt: back to the queue while attempts remain, then dead-lettered.
+    With retry=False (an operator's verdict) the task is failed for good."""
+    task = get(network_id, task_id)
+    if node_id:
+        _require_holder(task, node_id)
+    if not retry:
+        return _move(network_id, task_id, "failed", actor=actor, sets={"error": error})
+    return requeue(task, actor=actor, reason=error or "failed", error=error,
+                   expected_node=node_id)
+
+
+def requeue(task: T, *, actor: str, reason: str, error: str | None = None,
+            expected_node: str | None = None) -> T | None:
+    """Send a held task back to the queue, or to the dead letters after its last attempt."""
+    exhausted = (task.attempts or 0) >= (task.max_attempts or settings().max_attempts)
+    sets = {"error": error} if error else {}
+    return _try_commit(task, "dead_lettered" if exhausted else "pending", actor=actor,
+                       reason=reason, expected_node=expected_node, sets=sets)
+
+
+def cancel(network_id: str, task_id: str, *, actor: str) -> T:
+    return _move(network_id, task_id, "cancelled", actor=actor, reason="cancelled")
+
+
+def set_status(network_id: str, task_id: str, status: str, *, actor: str,
+               node_id: str | None = None, result=None, error: str | None = None) -> T:
+    """A status change asked for by a client (platform PATCH, CommHub updates)."""
+    status = normalize_status(status)
+    if status == "completed":
+        return complete(network_id, task_id, node_id=node_id, result=result, actor=actor)[0]
+    if status == "running" and node_id:
+        return start(network_id, task_id, node_id)
+    if status == "failed":
+        return fail(network_id, task_id, node_id=node_id, error=error, actor=actor, retry=False)
+    if status == "cancelled":
+        return cancel(network_id, task_id, actor=actor)
+    if status == "dead_lettered":
+        return dead_letter(network_id, task_id, reason=error or "moved by a client", actor=actor)
+    if status == "pending":
+        return _move(network_id, task_id, "pending", actor=actor, reason="requeued by a client")
+    task = get(network_id, task_id)
+    if task.status == status:
+        return task
+    raise IllegalTransition(f"a {task.status} task cannot be set to {status} directly",
+                            status=task.status, requested=status)
+
+
+EDITABLE = ("title", "description", "agent_id", "payload")
+
+
+def edit(network_id: str, task_id: str, fields: dict, *, actor: str) -> T:
+    """Change a task's descriptive fields (and its priority while it waits in the queue)."""
+    task = get(network_id, task_id)
+    actions = [getattr(T, name).set(value) for name, value in fields.items()
+               if name in EDITABLE and value is not None]
+    if fields.get("title") is not None and not str(fields["title"]).strip():
+        raise ValidationFailed("title", "'title' cannot be empty")
+    new_priority = fields.get("priority")
+    if new_priority is not None:
+        label, rank = normalize_priority(new_priority)
+        actions += [T.priority.set(label), T.rank.set(rank)]
+    if not actions:
+        return task
+    actions.append(T.updated_at.set(now_ms()))
+    with transaction() as tx:
+        if new_priority is not None and task.status == "pending" and task.queue_pk:
+            task.priority, task.rank = label, rank
+            entry = _queue_entry(task)
+            if entry.sk != task.queue_sk:
+                tx.delete(T(task.queue_pk, task.queue_sk))
+                tx.save(entry)
+                actions += [T.queue_pk.set(entry.pk), T.queue_sk.set(entry.sk)]
+        tx.update(task, actions=actions, condition=T.status == task.status)
+    return get(network_id, task_id)
+
+
+# --------------------------------------------------------------------------- liveness
+
+
+def renew_leases(network_id: str, node_id: str) -> int:
+    """A heartbeat extends the leases of everything the node holds."""
+    lease_until = now_ms() + settings().lease_s * 1000
+    renewed = 0
+    for entry in T.query(held_pk(network_id, node_id), consistent_read=True):
+        try:
+            entry.update(actions=[T.lease_expires_at.set(lease_until)], condition=T.pk.exists())
+            renewed += 1
+        except Exception:  # released concurrently: nothing to renew
+            pass
+    return renewed
+
+
+def release_expired(network_id: str, node: N, *, node_dead: bool) -> list[T]:
+    """Requeue what a node holds: everything if it is dead, else what outlived its lease."""
+    released, at = [], now_ms()
+    for entry in T.query(held_pk(network_id, node.node_id), consistent_read=True):
+        if not node_dead and (entry.lease_expires_at or 0) > at:
+            continue
+        task = get(network_id, entry.task_id)
+        if task.status not in HELD or task.assigned_node != node.node_id:
+            continue
+        reason = "node went offline" if node_dead else "lease expired"
+        moved = requeue(task, actor="hub", reason=reason, expected_node=node.node_id)
+        if moved is not None:
+            released.append(moved)
+    return released
+
+
+# --------------------------------------------------------------------------- dead letters
+
+
+def dead_letter(network_id: str, task_id: str, *, reason: str, actor: str) -> T:
+    return _move(network_id, task_id, "dead_lettered", actor=actor, reason=reason)
+
+
+def retry_dead_letter(network_id: str, task_id: str, *, actor: str) -> T:
+    task = get(network_id, task_id)
+    if task.status != "dead_lettered":
+        raise Conflict(f"task {task_id} is not in the dead-letter queue")
+    return _move(network_id, task_id, "pending", actor=actor, reason="retried from dead letters",
+                 sets={"attempts": 0})
+
+
+def discard_dead_letter(network_id: str, task_id: str, *, actor: str) -> T:
+    task = get(network_id, task_id)
+    if task.status != "dead_lettered":
+        raise NotFound(f"task {task_id} is not in the dead-letter queue")
+    return _move(network_id, task_id, "failed", actor=actor, reason="removed from dead letters")
+
+
+def dead_letters(network_id: str, *, limit: int = 50, cursor: str | None = None):
+    return page(T, dlq_pk(network_id), limit=limit, cursor=cursor)
+
+
+def retry_all_dead_letters(network_id: str, *, actor: str, limit: int = 100) -> tuple[list[T], bool]:
+    """Retry up to `limit` dead letters; (retried, whether more remain)."""
+    entries, cursor = dead_letters(network_id, limit=limit)
+    retried = [retry_dead_letter(network_id, e.task_id, actor=actor) for e in entries]
+    return retried, cursor is not None
+
+
+def dead_letter_stats(network_id: str) -> dict:
+    entries = list(T.query(dlq_pk(network_id), consistent_read=True))
+    reasons: dict[str, int] = {}
+    for entry in entries:
+        reasons[entry.reason or "unknown"] = reasons.get(entry.reason or "unknown", 0) + 1
+    return {"total": len(entries), "by_reason": reasons,
+            "oldest_at_ms": min((e.created_at for e in entries), default=None)}
