@@ -22,6 +22,9 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import config  # noqa: E402
+from infra.local import moto_patches  # noqa: E402
+
+moto_patches.apply()
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "admin-password"

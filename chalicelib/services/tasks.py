@@ -63,7 +63,9 @@ STATUS_ALIASES = {
 }
 PRIORITY_RANKS = {"critical": 0, "urgent": 0, "high": 1, "medium": 3, "normal": 3, "low": 5}
 DEFAULT_PRIORITY = "medium"
-CLAIM_WINDOW = 10  # queue entries read per partition per claim
+CLAIM_WINDOW = 25  # queue entries read per partition per claim round
+CLAIM_TRIES = 3    # of which tried before reading the queue afresh
+CLAIM_ROUNDS = 10
 
 
 def normalize_status(value, field: str = "status") -> str:
@@ -176,13 +178,24 @@ def _stats(network_id: str, add: dict[str, int]) -> None:
         log.exception("task counters not updated", extra={"network_id": network_id})
 
 
+QUEUED_FIELDS = ("task_id", "network_id", "title", "priority", "rank", "capabilities",
+                 "requested_node", "attempts", "max_attempts", "from_name", "to_name",
+                 "created_by", "created_at")
+
+
 def _queue_entry(task: T) -> T:
+    """A pending task's place in the queue, carrying what claiming it needs: a claim can
+    move the task without reading it first (the queue read was consistent, and the move
+    is conditioned on the task still being pending)."""
     capability = (sorted(task.capabilities or []) or ["*"])[0]
     shard = int(hashlib.sha1(task.task_id.encode()).hexdigest(), 16) % settings().queue_shards
     return T(queue_pk(task.network_id, capability, shard), f"{int(task.rank)}#{task.task_id}",
-             task_id=task.task_id, network_id=task.network_id, title=task.title,
-             priority=task.priority, capabilities=task.capabilities or [],
-             requested_node=task.requested_node, created_at=task.created_at)
+             **{name: getattr(task, name) for name in QUEUED_FIELDS})
+
+
+def _from_queue(entry: T) -> T:
+    return T(*task_key(entry.network_id, entry.task_id), status="pending", queue_pk=entry.pk,
+             queue_sk=entry.sk, **{name: getattr(entry, name) for name in QUEUED_FIELDS})
 
 
 def summary(task: T, *, status: str | None = None, node: str | None = None, **extra) -> dict:
@@ -446,35 +459,62 @@ def _choose_node(network_id: str, task: T, online: list[N] | None = None) -> N |
     return ranked[0] if ranked else None
 
 
-def _queue_heads(network_id: str, capabilities, per_partition: int) -> list[T]:
+def _queue_heads(network_id: str, capabilities, window: int, eligible=lambda entry: True,
+                 budget: int = 100) -> list[T]:
+    """The first `window` entries per queue partition that pass `eligible`, reading at most
+    `budget` entries per partition: claims stay cheap however long the queue is."""
     shards = settings().queue_shards
     entries = []
     for capability in ["*", *sorted(set(capabilities))]:
         for shard in random.sample(range(shards), shards):
-            entries.extend(T.query(queue_pk(network_id, capability, shard), consistent_read=True,
-                                   limit=per_partition, page_size=per_partition))
+            kept = 0
+            for position, entry in enumerate(T.query(queue_pk(network_id, capability, shard),
+                                                     consistent_read=True, page_size=window)):
+                if eligible(entry):
+                    entries.append(entry)
+                    kept += 1
+                if kept >= window or position + 1 >= budget:
+                    break
     return sorted(entries, key=lambda e: e.sk)
 
 
+def _spread(entries) -> list[T]:
+    """Racing claimers all read the same queue head: each tries the most urgent entries in
+    its own random order, so they rarely collide. Priority order between ranks holds; within
+    the most urgent rank, order is first-in-first-out only up to the claim window."""
+    entries = list(entries)
+    if not entries:
+        return entries
+    top = entries[0].sk.split("#", 1)[0]
+    urgent = [e for e in entries if e.sk.split("#", 1)[0] == top]
+    random.shuffle(urgent)
+    return urgent + entries[len(urgent):]
+
+
 def claim(network_id: str, node_id: str) -> T | None:
-    """The next task this node can do, atomically taken for it (a lease); None if none."""
+    """The next task this node can do, atomically taken for it (a lease); None if none.
+
+    Each round reads the queue's head afresh (entries other claimers took are gone from
+    it) and tries a few of the most urgent entries in its own random order.
+    """
     node = nodes.get(network_id, node_id)
     if not node.approved:
         raise Conflict(f"node {node_id} is waiting for approval")
     if not nodes.is_online(node):
         nodes.heartbeat(network_id, node_id)  # asking for work is a sign of life
         node = nodes.get(network_id, node_id)
-    for entry in _queue_heads(network_id, node.capabilities, CLAIM_WINDOW):
-        if not set(entry.capabilities or []) <= set(node.capabilities):
-            continue
-        task = get(network_id, entry.task_id)
-        if task.status != "pending" or task.queue_sk != entry.sk:
-            continue  # taken since the queue was read
-        moved = _try_commit(task, "assigned", actor=f"node:{node_id}", node=node)
-        if moved is not None:
-            return moved
-        node = nodes.get(network_id, node_id)  # its counter moved: read it again
-    return None
+    can_do = set(node.capabilities)
+    for _ in range(CLAIM_ROUNDS):
+        heads = _queue_heads(network_id, can_do, CLAIM_WINDOW,
+                             eligible=lambda e: set(e.capabilities or []) <= can_do)
+        if not heads:
+            return None
+        for entry in _spread(heads)[:CLAIM_TRIES]:
+            moved = _try_commit(_from_queue(entry), "assigned", actor=f"node:{node_id}", node=node)
+            if moved is not None:
+                return get(network_id, moved.task_id)
+            node = nodes.get(network_id, node_id)  # its counter may have moved: read it again
+    raise Conflict("the queue is contended right now; try again")
 
 
 def assign_pending(network_id: str, *, limit: int = 100) -> list[T]:
@@ -485,7 +525,7 @@ def assign_pending(network_id: str, *, limit: int = 100) -> list[T]:
     capabilities = {c for n in online for c in n.capabilities}
     assigned = []
     at = now_ms()
-    for entry in _queue_heads(network_id, capabilities, limit):
+    for entry in _queue_heads(network_id, capabilities, limit, budget=limit * 2):
         if len(assigned) >= limit:
             break
         target = _choose_node(network_id, entry, online)

@@ -49,17 +49,9 @@ class LocalStack:
     # ------------------------------------------------------------------ start
 
     def _start_emulator(self) -> str:
-        from moto.server import ThreadedMotoServer
-        from werkzeug.serving import WSGIRequestHandler
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive: one TCP connection per client
-        self.moto = ThreadedMotoServer(ip_address=self.host if self.host != "" else "127.0.0.1",
-                                       port=0, verbose=False)
-        self.moto.start()
-        host, port = self.moto.get_host_and_port()
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{port}"
+        from infra.local.emulator import Emulator
+        self.moto = Emulator(self.host or "127.0.0.1")
+        return self.moto.start()
 
     def _prepare_environment(self, emulator_url: str) -> None:
         keys = _local_keys(self.data_dir)

@@ -1,0 +1,128 @@
+"""Make moto's DynamoDB cost what DynamoDB costs: proportional to what a call touches.
+
+Two places in moto cost time proportional to the whole table, which slows the local stack
+to a crawl once it holds thousands of tasks:
+- a transaction backs up every table it touches with a deep copy before writing. The
+  replacement keeps moto's semantics (conditions checked item by item in order,
+  all-or-nothing, the same cancellation reasons) but backs up only the items it touches
+  and restores just those when it is cancelled;
+- a Query on a table (not an index) walks every item of the table to find its partition.
+  The replacement hands it the partition directly, already sorted.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (ConditionalCheckFailed, MockValidationException,
+                                      MultipleTransactionsException, TooManyTransactionsException,
+                                      TransactionCanceledException, TransactWriteSingleOpException)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    touched: set[tuple[str, str]] = set()
+    backups: list[tuple[str, dict, dict | None]] = []
+
+    def restore() -> None:
+        for table_name, key, original in reversed(backups):
+            if original is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, original)
+
+    errors: list = []
+    for entry in transact_items:
+        original_item = None
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(entry.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op["Key"]
+            identity = (str(table_name), str(dict(sorted(key.items()))))
+            if identity in touched:
+                raise MultipleTransactionsException()
+            touched.add(identity)
+
+            current = self.get_item(table_name, key)
+            if condition is not None:
+                if not get_filter_expression(condition, names, values).expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type != "ConditionCheck":
+                backups.append((table_name, key,
+                                current.to_json()["Attributes"] if current else None))
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], condition_expression=condition,
+                              expression_attribute_names=names,
+                              expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, condition_expression=condition,
+                                 expression_attribute_names=names,
+                                 expression_attribute_values=values)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 condition_expression=condition,
+                                 expression_attribute_names=names,
+                                 expression_attribute_values=values)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            restore()
+            raise
+        except ConditionalCheckFailed as error:
+            errors.append(("ConditionalCheckFailed", str(error.message), original_item))
+        except Exception as error:  # noqa: BLE001 - reported per item, as moto does
+            errors.append((type(error).__name__, str(error), original_item))
+    if any(code is not None for code, _, _ in errors):
+        restore()
+        raise TransactionCanceledException(errors)
+
+
+_table_query = Table.query
+_table_all_items = Table.all_items
+
+
+def _query(self: Table, hash_key, *args, **kwargs):
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name is None and self.range_key_attr:
+        self._partition = self.items.get(hash_key, {})
+    try:
+        return _table_query(self, hash_key, *args, **kwargs)
+    finally:
+        self._partition = None
+
+
+def _native_range_key(item):
+    key = item.range_key
+    return float(key.value) if key.type == "N" else key.value
+
+
+def _all_items(self: Table):
+    partition = getattr(self, "_partition", None)
+    if partition is not None:
+        # Inside a table Query only the partition can match; handing it over already in key
+        # order leaves moto's own (slow, DynamoType-comparing) sort next to nothing to do.
+        return sorted(partition.values(), key=_native_range_key)
+    return _table_all_items(self)
+
+
+def apply() -> None:
+    DynamoDBBackend.transact_write_items = _transact_write_items
+    Table.query = _query
+    Table.all_items = _all_items

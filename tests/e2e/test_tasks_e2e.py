@@ -1,0 +1,136 @@
+"""Nodes and tasks on the real local stack: curl, concurrency, a node that goes silent."""
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.localstack import RunningStack
+
+
+def sky(creds):
+    session = requests.Session()
+    session.headers["X-Matrix-Secret"] = creds["shared_secret"]
+    return session
+
+
+def test_the_skycetus_curl_examples_work_verbatim(stack, creds):
+    status = subprocess.run(["curl", "-s", "-H", f"X-Matrix-Secret: {creds['shared_secret']}",
+                             stack.url("/api/v1/status")], capture_output=True, text=True, check=True)
+    body = json.loads(status.stdout)
+    assert body["status"] == "ok" and {"version", "uptime", "nodes_count", "tasks_count"} <= set(body)
+
+    def curl(path, payload):
+        out = subprocess.run(["curl", "-s", "-X", "POST", "-H",
+                              f"X-Matrix-Secret: {creds['shared_secret']}", "-d",
+                              json.dumps(payload), stack.url(path)],
+                             capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    assert curl("/api/v1/node/register", {"node_id": "curl-node", "name": "Curl",
+                                          "capabilities": ["text"]})["success"] is True
+    created = curl("/api/v1/task/create", {"title": "via curl", "description": "d",
+                                           "lux_reward": 5, "assigned_node": "curl-node"})
+    assert created["assigned_node"] == "curl-node"
+    done = curl("/api/v1/task/complete", {"task_id": created["task_id"], "node_id": "curl-node",
+                                          "result": {"problem": "a", "improvement": "b",
+                                                     "lesson": "c"}})
+    assert done == {"success": True, "status": "completed", "lux_paid": 5,
+                    "task_id": created["task_id"]}
+    admin = {"Authorization": f"Bearer {creds['admin_token']}"}
+    platform = requests.get(stack.url(f"/api/v1/tasks/{created['task_id']}"), headers=admin).json()
+    assert platform["status"] == "completed" and platform["worker_id"] == "curl-node"
+    commhub = requests.get(stack.url(f"/api/task_events?task_id={created['task_id']}"),
+                           headers=admin).json()
+    assert [e["to_status"] for e in commhub["events"]] == ["delivered", "replied"]
+
+
+def test_fifty_claimers_take_a_thousand_tasks_each_exactly_once(tmp_path, creds):
+    # Claimers only pull (they never heartbeat): a long heartbeat window keeps the sweep from
+    # rightly requeueing their tasks, so every delivery seen here is a first claim.
+    stack = RunningStack(tmp_path / "data", SWITCHBOARD_HEARTBEAT_WINDOW="3600").start()
+    try:
+        client = sky(creds)
+        with ThreadPoolExecutor(8) as pool:
+            created = list(pool.map(lambda i: client.post(
+                stack.url("/api/v1/task/create"),
+                json={"title": f"claim-{i}", "description": "d",
+                      "priority": ["high", "medium", "low"][i % 3]}).json()["task_id"],
+                range(1000)))
+        assert len(set(created)) == 1000
+
+        def claimer(n):
+            session = sky(creds)
+            node_id = f"claimer-{n:02d}"
+            session.post(stack.url("/api/v1/node/register"), json={"node_id": node_id,
+                                                                   "name": node_id})
+            taken = []
+            while True:
+                response = session.post(stack.url("/api/v1/task/pull"), json={"node_id": node_id})
+                assert response.status_code == 200, response.text
+                task = response.json()["task"]
+                if task is None:
+                    return taken
+                assert task["assigned_node"] == node_id
+                taken.append(task["task_id"])
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(50) as pool:
+            claims = list(pool.map(claimer, range(50)))
+        elapsed = time.monotonic() - started
+        everything = [task_id for taken in claims for task_id in taken]
+        assert len(everything) == 1000, f"{len(everything)} claims for 1000 tasks"
+        assert set(everything) == set(created), "every task claimed, none twice"
+        assert sum(1 for taken in claims if taken) > 10, "the work was spread over the claimers"
+        stats = requests.get(stack.url("/api/v1/tasks/stats"),
+                             headers={"Authorization": f"Bearer {creds['admin_token']}"}).json()
+        assert stats["by_status"]["assigned"] == 1000 and stats["by_status"]["pending"] == 0
+        print(f"50 claimers took 1000 tasks in {elapsed:.1f}s")
+    finally:
+        stack.stop()
+
+
+def test_a_node_that_stops_heartbeating_loses_its_task_then_it_is_dead_lettered(tmp_path, creds):
+    stack = RunningStack(tmp_path / "data", SWITCHBOARD_HEARTBEAT_WINDOW="2",
+                         SWITCHBOARD_LOCAL_SCHEDULE_SECONDS="1", SWITCHBOARD_MAX_ATTEMPTS="2").start()
+    admin = {"Authorization": f"Bearer {creds['admin_token']}"}
+    client = sky(creds)
+
+    def wait_for(predicate, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.25)
+        raise AssertionError("condition not reached in time")
+
+    def task_state(task_id):
+        return requests.get(stack.url(f"/api/v1/tasks/{task_id}"), headers=admin).json()
+
+    try:
+        client.post(stack.url("/api/v1/node/register"), json={"node_id": "first", "name": "First"})
+        task_id = client.post(stack.url("/api/v1/task/create"),
+                              json={"title": "survive", "description": "d"}).json()["task_id"]
+        assert task_state(task_id)["worker_id"] == "first"
+
+        # `first` says nothing more: offline within the window, its task back in the queue
+        wait_for(lambda: client.get(stack.url("/api/v1/node/list")).json()["nodes"][0]["status"]
+                 == "offline", timeout=5)
+        requeued = wait_for(lambda: (lambda t: t if t["status"] == "pending" else None)(
+            task_state(task_id)))
+        assert requeued["attempts"] == 1
+
+        client.post(stack.url("/api/v1/node/register"), json={"node_id": "second", "name": "Second"})
+        taken = client.post(stack.url("/api/v1/task/pull"), json={"node_id": "second"}).json()["task"]
+        assert taken is None or taken["task_id"] == task_id  # the scheduler may have assigned it
+        wait_for(lambda: task_state(task_id)["worker_id"] == "second"
+                 or task_state(task_id)["status"] == "dead_lettered")
+        # `second` goes silent too: that was the last attempt
+        wait_for(lambda: task_state(task_id)["status"] == "dead_lettered")
+        letters = requests.get(stack.url("/api/v1/dead-letter"), headers=admin).json()
+        assert [d["task_id"] for d in letters] == [task_id]
+        assert letters[0]["reason"] == "node went offline"
+    finally:
+        stack.stop()
