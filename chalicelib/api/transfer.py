@@ -84,6 +84,14 @@ def read_upload(req) -> Upload:
                   metadata=metadata, task_id=task_id)
 
 
+def store_upload(req, source: str):
+    """Read a multipart upload and store it as the caller's file."""
+    sent = read_upload(req)
+    return files.upload(req.principal, sent.data, filename=sent.filename,
+                        content_type=sent.content_type, task_id=sent.task_id,
+                        metadata=sent.metadata, source=source)
+
+
 def _metadata(text: str | None) -> dict:
     if text is None or not text.strip():
         return {}

@@ -18,6 +18,7 @@ import json
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
@@ -39,22 +40,21 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 _HASH_CHUNK = 1024 * 1024
 
-_client = None
 _client_lock = threading.Lock()
 
 
+@lru_cache(maxsize=1)
+def _new_s3_client():
+    import boto3  # on first use: most cold starts never touch S3
+    from botocore.config import Config
+    return boto3.client("s3", region_name=settings().region,
+                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
 def s3():
-    """The S3 client (boto3 imported on first use: it is not needed on most cold starts)."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                import boto3
-                from botocore.config import Config
-                _client = boto3.client("s3", region_name=settings().region,
-                                       config=Config(signature_version="s3v4",
-                                                     s3={"addressing_style": "path"}))
-    return _client
+    """The S3 client, made once per container (boto3's default session is not thread-safe)."""
+    with _client_lock:
+        return _new_s3_client()
 
 
 # --------------------------------------------------------------------------- validation

@@ -25,11 +25,8 @@ def list_files(req):
 
 @router.route("/api/v1/files/upload", methods=["POST"])
 def upload(req):
-    sent = transfer.read_upload(req)
-    record = files.upload(req.principal, sent.data, filename=sent.filename,
-                          content_type=sent.content_type, task_id=sent.task_id,
-                          metadata=sent.metadata, source="platform")
-    return Response(body=transfer.describe(record), status_code=201)
+    return Response(body=transfer.describe(transfer.store_upload(req, source="platform")),
+                    status_code=201)
 
 
 @router.route("/api/v1/files/upload-url", methods=["POST"])

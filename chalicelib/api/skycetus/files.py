@@ -3,15 +3,11 @@ api/transfer.py). Larger files use the platform's presigned-URL routes, which ac
 same X-Matrix-Secret."""
 from chalicelib.api import transfer
 from chalicelib.api.skycetus import router
-from chalicelib.services import files
 
 
 @router.route("/api/v1/file/upload", methods=["POST"])
 def upload(req):
-    sent = transfer.read_upload(req)
-    record = files.upload(req.principal, sent.data, filename=sent.filename,
-                          content_type=sent.content_type, task_id=sent.task_id,
-                          metadata=sent.metadata, source="skycetus")
+    record = transfer.store_upload(req, source="skycetus")
     return {"success": True, "file_id": record.file_id, **transfer.describe(record),
             "download_url": f"/api/v1/file/download/{record.file_id}"}
 
