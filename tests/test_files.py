@@ -5,26 +5,14 @@ import json
 import os
 
 import boto3
-import pytest
 from urllib3 import encode_multipart_formdata
 
 from chalicelib.config import settings
 from chalicelib.services import files
 from chalicelib.store.files import FileRecord
-from tests.conftest import ADMIN_TOKEN, SHARED_SECRET
 
 EVERY_BYTE = bytes(range(256)) * 64 + b"\r\n--not-a-boundary\r\n\x00"
 PAGE = "<html><script>alert('x')</script><p>Ünïcödé 报告</p></html>\n".encode()
-
-
-@pytest.fixture
-def sky(api):
-    return api.as_(**{"X-Matrix-Secret": SHARED_SECRET})
-
-
-@pytest.fixture
-def admin(api):
-    return api.bearer(ADMIN_TOKEN)
 
 
 def multipart(fields):
