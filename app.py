@@ -7,7 +7,7 @@ from chalice import Rate
 
 from chalicelib import ws
 from chalicelib.api.application import create_app
-from chalicelib.jobs import fleet
+from chalicelib.jobs import files, fleet
 
 app = create_app()
 
@@ -35,3 +35,8 @@ def fleet_sweep(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="batch_assign")
 def batch_assign(event):
     return fleet.assign()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="files_sweep")
+def files_sweep(event):
+    return files.sweep_uploads()

@@ -44,6 +44,8 @@ class Settings:
     event_settle_ms: int
     starting_credits: int
     node_starting_credits: int
+    files_inline_max: int
+    files_upload_max: int
     ws_endpoint: str | None
     xray: bool
     log_level: str
@@ -95,6 +97,10 @@ def settings() -> Settings:
         event_settle_ms=_int("SWITCHBOARD_EVENT_SETTLE_MS", 500),
         starting_credits=_int("SWITCHBOARD_STARTING_CREDITS", 1000),
         node_starting_credits=_int("SWITCHBOARD_NODE_STARTING_CREDITS", 0),
+        # A file's bytes travel base64 in the Lambda event (and back), which must stay
+        # under 6 MB: 4 MiB of file leaves room for the encoding and the headers.
+        files_inline_max=_int("SWITCHBOARD_FILES_INLINE_MAX", 4 * 1024 * 1024),
+        files_upload_max=_int("SWITCHBOARD_FILES_UPLOAD_MAX", 512 * 1024 * 1024),
         ws_endpoint=_ws_endpoint(region),
         xray=_flag("SWITCHBOARD_XRAY"),
         log_level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),

@@ -112,3 +112,15 @@ def api(hub):
     from app import app
     with Client(app) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def sky(api):
+    """A SkyCetus client of the default network (the shared secret)."""
+    return api.as_(**{"X-Matrix-Secret": SHARED_SECRET})
+
+
+@pytest.fixture
+def admin(api):
+    """The bootstrap admin token."""
+    return api.bearer(ADMIN_TOKEN)

@@ -1,19 +1,8 @@
 """Nodes and tasks: one state machine, routing, leases and dead letters, seen through every dialect."""
-import pytest
 
 from chalicelib.services import ledger, tasks
 from chalicelib.store.nodes import NodeRecord
-from tests.conftest import ADMIN_TOKEN, SHARED_SECRET
-
-
-@pytest.fixture
-def sky(api):
-    return api.as_(**{"X-Matrix-Secret": SHARED_SECRET})
-
-
-@pytest.fixture
-def admin(api):
-    return api.bearer(ADMIN_TOKEN)
+from tests.conftest import SHARED_SECRET
 
 
 def register(sky, node_id, capabilities=(), **extra):

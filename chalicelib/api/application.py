@@ -10,6 +10,9 @@ from chalice import Chalice
 from chalicelib import logs
 from chalicelib.config import settings
 
+# Request bodies of these types reach the app base64-encoded, byte for byte (file uploads).
+BINARY_TYPES = ["multipart/form-data"]
+
 
 class SwitchboardApp(Chalice):
     """Chalice keeps the current request on the app object. Lambda runs one request per
@@ -39,6 +42,8 @@ def create_app() -> Chalice:
     log = logs.configure(cfg.log_level)
     app = SwitchboardApp(app_name="switchboard")
     app.experimental_feature_flags.update(["WEBSOCKETS"])
+    # Downloads are base64 whatever their type: see FileResponse in api/transfer.py.
+    app.api.binary_types = app.api.binary_types + BINARY_TYPES
     app.log.setLevel(cfg.log_level)
     if cfg.xray:
         from chalicelib.tracing import enable_xray

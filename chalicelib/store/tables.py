@@ -2,12 +2,14 @@
 (the local stack creates from these, infra/ synthesizes from these)."""
 from chalicelib.store.connections import ConnectionRecord
 from chalicelib.store.events import EventRecord
+from chalicelib.store.files import FileRecord
 from chalicelib.store.identity import IdentityRecord
 from chalicelib.store.ledger import LedgerRecord
 from chalicelib.store.nodes import NodeRecord
 from chalicelib.store.tasks import TaskRecord
 
-MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord, TaskRecord, LedgerRecord)
+MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord, TaskRecord, LedgerRecord,
+          FileRecord)
 
 # Attribute holding an epoch-seconds expiry, for tables with DynamoDB TTL.
 TTL_ATTRIBUTES = {ConnectionRecord: "expires_at", EventRecord: "expires_at"}

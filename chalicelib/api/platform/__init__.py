@@ -4,6 +4,6 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import auth, deadletter, tasks, workers  # noqa: E402,F401  (modules register their routes)
+from chalicelib.api.platform import auth, deadletter, files, tasks, workers  # noqa: E402,F401  (modules register their routes)
 
 blueprint = router.blueprint
