@@ -194,7 +194,8 @@ def upload(principal: Principal, data: bytes, *, filename=None, content_type=Non
                          task_id=task_id, metadata=metadata, source=source, status=READY,
                          size=len(data), sha256=hashlib.sha256(data).hexdigest())
     bucket = settings().files_bucket
-    s3().put_object(Bucket=bucket, Key=record.s3_key, Body=data, ContentType=record.content_type)
+    s3().put_object(Bucket=bucket, Key=record.s3_key, Body=data, ContentType=record.content_type,
+                    ContentDisposition=content_disposition(record.filename))
     try:
         record.save(condition=F.pk.does_not_exist())
     except Exception:
@@ -242,6 +243,14 @@ def complete_upload(principal: Principal, file_id: str) -> F:
         s3().delete_object(Bucket=bucket, Key=record.s3_key)
         raise PayloadTooLarge(f"the upload is {head['ContentLength']} bytes; files are limited "
                               f"to {limit} bytes; it was discarded", limit=limit)
+    disposition = content_disposition(record.filename)
+    if (head.get("ContentType"), head.get("ContentDisposition")) != (record.content_type,
+                                                                     disposition):
+        # The uploader's PUT set whatever headers it liked; store the recorded ones, so the
+        # object is served right even where response-header overrides are ignored.
+        s3().copy_object(Bucket=bucket, Key=record.s3_key, MetadataDirective="REPLACE",
+                         CopySource={"Bucket": bucket, "Key": record.s3_key},
+                         ContentType=record.content_type, ContentDisposition=disposition)
     digest, size = hashlib.sha256(), 0
     body = s3().get_object(Bucket=bucket, Key=record.s3_key)["Body"]
     for chunk in iter(lambda: body.read(_HASH_CHUNK), b""):
