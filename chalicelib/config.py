@@ -43,6 +43,8 @@ class Settings:
     queue_shards: int
     event_settle_ms: int
     starting_credits: int
+    request_cost: int
+    request_timeout_s: float
     node_starting_credits: int
     files_inline_max: int
     files_upload_max: int
@@ -96,6 +98,8 @@ def settings() -> Settings:
         queue_shards=max(1, _int("SWITCHBOARD_QUEUE_SHARDS", 1)),
         event_settle_ms=_int("SWITCHBOARD_EVENT_SETTLE_MS", 500),
         starting_credits=_int("SWITCHBOARD_STARTING_CREDITS", 1000),
+        request_cost=_int("SWITCHBOARD_REQUEST_COST", 10),
+        request_timeout_s=float(os.environ.get("SWITCHBOARD_REQUEST_TIMEOUT") or 25),
         node_starting_credits=_int("SWITCHBOARD_NODE_STARTING_CREDITS", 0),
         # A file's bytes travel base64 in the Lambda event (and back), which must stay
         # under 6 MB: 4 MiB of file leaves room for the encoding and the headers.

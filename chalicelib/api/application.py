@@ -73,6 +73,11 @@ def create_app() -> Chalice:
     def websocket_log(event, get_response):
         context = event.to_dict().get("requestContext") or {}
         logs.request_id.set(context.get("requestId"))
-        return get_response(event)
+        started = time.perf_counter()
+        response = get_response(event)
+        log.info("websocket", extra={"route": context.get("routeKey"),
+                                     "connection_id": context.get("connectionId"),
+                                     "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        return response
 
     return app

@@ -11,6 +11,7 @@ auth tests read.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import parse_qsl
@@ -106,6 +107,14 @@ class ApiRequest:
         if name in body and body[name] is not None:
             return body[name]
         return self.query.get(name, default)
+
+    def deadline(self, cap_s: float, margin_s: float = 1.5) -> float:
+        """A time.monotonic() deadline `cap_s` from now, kept `margin_s` clear of the end of
+        the Lambda invocation (whose remaining time the context reports)."""
+        context = getattr(self._request, "lambda_context", None)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        budget = cap_s if remaining is None else min(cap_s, remaining() / 1000 - margin_s)
+        return time.monotonic() + max(0.0, budget)
 
     def idempotency_key(self) -> str | None:
         """A client's retry key: `Idempotency-Key` header, or `idempotency_key` in the body."""

@@ -52,11 +52,16 @@ def update(record: C, *, node_id: str | None = None, subscriptions: set | None =
 
 
 def close(connection_id: str) -> C | None:
+    """Forget a connection (closed, or found gone by a push); a node it served can no
+    longer be pushed to until it registers again."""
     record = get(connection_id)
     if record is not None:
         with transaction() as tx:
             tx.delete(record)
             tx.delete(C(*listing_key(record.network_id, connection_id)))
+        if record.node_id:
+            from chalicelib.services import nodes  # nodes publish events, which push here
+            nodes.detach_connection(record.network_id, record.node_id, connection_id)
     return record
 
 
@@ -73,3 +78,16 @@ def deliver(connection_id: str, payload: dict | str) -> bool:
         return True
     close(connection_id)
     return False
+
+
+def rebind(record: C, principal: Principal) -> C:
+    """The connection now acts for another principal (a node's NODE_REGISTER api_key)."""
+    with transaction() as tx:
+        tx.delete(C(*listing_key(record.network_id, record.connection_id)))
+    return open_connection(record.connection_id, record.protocol, principal)
+
+
+def disconnect(connection_id: str) -> None:
+    """Close a connection from the hub's side."""
+    sockets.disconnect(connection_id)
+    close(connection_id)

@@ -13,6 +13,7 @@ import time
 from chalicelib.clock import now_ms
 from chalicelib.config import settings
 from chalicelib.ids import stream_id
+from chalicelib.services import fanout
 from chalicelib.store.events import RETENTION_S, EventRecord as E
 
 
@@ -28,6 +29,7 @@ def publish(network_id: str, event_type: str, data: dict, *, target: str | None 
             source: str | None = None) -> E:
     event = record(network_id, event_type, data, target=target, source=source)
     event.save()
+    fanout.announce(network_id, [event])
     return event
 
 

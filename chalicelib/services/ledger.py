@@ -16,6 +16,7 @@ from chalicelib.clock import now_ms
 from chalicelib.config import settings
 from chalicelib.errors import PaymentRequired, ValidationFailed
 from chalicelib.ids import new_id
+from chalicelib.services import fanout
 from chalicelib.store.base import cancelled_by_condition, page, transaction
 from chalicelib.store.ledger import LedgerRecord as L, account_pk
 
@@ -118,6 +119,7 @@ def post(posting: Posting, attempts: int = 8) -> L:
         try:
             with transaction() as tx:
                 entry = add_to_transaction(tx, posting, account)
+            fanout.credit_changed(posting.network_id, posting.account_id, entry, posting.tx_type)
             return entry
         except TransactWriteError as error:
             if not _retryable(error):

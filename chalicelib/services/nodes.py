@@ -147,3 +147,14 @@ def mark_offline(node: N) -> bool:
     events.publish(node.network_id, "worker.offline", {"node_id": node.node_id, "name": node.name},
                    source=node.node_id)
     return True
+
+
+def detach_connection(network_id: str, node_id: str, connection_id: str) -> None:
+    """The node's socket closed: it can no longer be pushed to (until it registers again)."""
+    from pynamodb.exceptions import UpdateError
+    try:
+        N(*node_key(network_id, node_id)).update(
+            actions=[N.connection_id.remove(), N.updated_at.set(now_ms())],
+            condition=N.connection_id == connection_id)
+    except UpdateError:
+        pass  # a newer connection took over, or the node is gone

@@ -32,7 +32,7 @@ from chalicelib.clock import now_ms
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from chalicelib.ids import ulid
-from chalicelib.services import events, ledger, nodes
+from chalicelib.services import events, fanout, ledger, nodes
 from chalicelib.store.base import cancelled_by_condition, page, transaction
 from chalicelib.store.nodes import NodeRecord as N, node_key
 from chalicelib.store.tasks import (TaskRecord as T, completions_pk, dlq_pk, events_pk, held_pk,
@@ -45,8 +45,9 @@ STATUSES = ("pending", "assigned", "running", "completed", "failed", "cancelled"
 HELD = frozenset({"assigned", "running"})
 TRANSITIONS = {
     "pending": {"assigned", "running", "completed", "cancelled", "expired", "dead_lettered"},
-    "assigned": {"running", "completed", "failed", "pending", "cancelled", "dead_lettered"},
-    "running": {"completed", "failed", "pending", "cancelled", "dead_lettered"},
+    "assigned": {"running", "completed", "failed", "pending", "cancelled", "expired",
+                 "dead_lettered"},
+    "running": {"completed", "failed", "pending", "cancelled", "expired", "dead_lettered"},
     "failed": {"pending", "dead_lettered"},
     "dead_lettered": {"pending", "failed"},
     "completed": set(), "cancelled": set(), "expired": set(),
@@ -66,6 +67,7 @@ DEFAULT_PRIORITY = "medium"
 CLAIM_WINDOW = 25  # queue entries read per partition per claim round
 CLAIM_TRIES = 3    # of which tried before reading the queue afresh
 CLAIM_ROUNDS = 10
+CREATE_ATTEMPTS = 5
 
 
 def normalize_status(value, field: str = "status") -> str:
@@ -277,10 +279,11 @@ def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
         tx.save(T(events_pk(network_id, task.task_id), f"EV#{ulid(stamp)}", task_id=task.task_id,
                   from_status=origin, to_status=to_status, actor=actor, reason=reason,
                   assigned_node=holder_after, created_at=stamp))
-        tx.save(events.record(network_id, EVENT_TYPES.get(to_status, "task.updated"),
+        event = events.record(network_id, EVENT_TYPES.get(to_status, "task.updated"),
                               summary(task, status=to_status, node=holder_after,
                                       previous_status=origin, reason=reason),
-                              target=target, source=actor))
+                              target=target, source=actor)
+        tx.save(event)
         if extra:
             extra(tx)
         condition = T.status == origin
@@ -290,6 +293,7 @@ def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
                   [getattr(T, name).remove() for name in removals if name not in values],
                   condition=condition)
     _stats(network_id, {f"count_{origin}": -1, f"count_{to_status}": 1})
+    fanout.announce(network_id, [event])
     for key, value in values.items():
         setattr(task, key, value)
     for name in removals:
@@ -330,11 +334,15 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
            payload: dict | None = None, lux_reward=None, requested_node: str | None = None,
            from_name: str | None = None, to_name: str | None = None, agent_id: str | None = None,
            deadline=None, max_attempts=None, idempotency_key_value: str | None = None,
-           route: bool = True) -> tuple[T, bool]:
+           route: bool = True, task_id: str | None = None,
+           connected_node_only: bool = False) -> tuple[T, bool]:
     """Create a task and route it at once if a node can take it; (task, created).
 
     With an idempotency key, a retried create returns the first task (created=False); the
-    same key with a different request is a Conflict.
+    same key with a different request is a Conflict. `connected_node_only` is for work
+    that must be pushed at once (synchronous calls): it goes to a node holding a WebSocket
+    connection or is not created at all (NotFound) — it never waits in the queue, where
+    a node without a connection could take it.
     """
     from chalicelib.clock import parse_time
     title = str(title or "").strip()
@@ -364,7 +372,7 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
             return previous, False
 
     stamp = now_ms()
-    task_id = f"task-{ulid(stamp).lower()}"
+    task_id = task_id or f"task-{ulid(stamp).lower()}"
     task = T(*task_key(network_id, task_id), task_id=task_id, network_id=network_id, title=title,
              description=description, status="pending", priority=label, rank=rank,
              capabilities=capabilities, task_type=task_type, payload=payload or None,
@@ -373,8 +381,15 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
              to_name=to_name, agent_id=agent_id, attempts=0,
              max_attempts=max_attempts or settings().max_attempts, deadline=deadline_ms,
              created_at=stamp, updated_at=stamp)
-    target = _choose_node(network_id, task) if route else None
-    for _ in range(3):
+    def choose():
+        target = _choose_node(network_id, task, connected_only=connected_node_only) \
+            if route or connected_node_only else None
+        if target is None and connected_node_only:
+            raise NotFound(f"no connected node can take a {task_type or title!r} task now")
+        return target
+
+    target = choose()
+    for attempt in range(CREATE_ATTEMPTS):
         try:
             _create_transaction(task, target, principal, idempotency_key_value,
                                 _fingerprint(fields) if idempotency_key_value else None)
@@ -387,16 +402,28 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
             if target is None or not (cancelled_by_condition(error) or
                                       "TransactionConflict" in str(error)):
                 raise
-            target = None  # the chosen node changed under us: queue the task instead
+            if attempt + 1 == CREATE_ATTEMPTS:
+                raise Conflict("the nodes this task could go to are changing too fast; "
+                               "try again") from None
+            # the chosen node filled up under us: choose again, or queue the task
+            target = choose() if connected_node_only else None
     day = time.strftime("%Y-%m-%d", time.gmtime(stamp / 1000))
     _stats(network_id, {"total": 1, f"count_{task.status}": 1, f"prio_{label}": 1, f"day_{day}": 1})
     return task, True
 
 
-def _idempotent_replay(network_id: str, key: str, fingerprint: str) -> T | None:
+def created_for(network_id: str, key: str) -> T | None:
+    """The task a create with this idempotency key made, if one did."""
     try:
         marker = T.get(*idempotency_key(network_id, key), consistent_read=True)
     except DoesNotExist:
+        return None
+    return marker
+
+
+def _idempotent_replay(network_id: str, key: str, fingerprint: str) -> T | None:
+    marker = created_for(network_id, key)
+    if marker is None:
         return None
     if marker.request_hash != fingerprint:
         raise Conflict("this idempotency key was used for a different request")
@@ -418,7 +445,7 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
             tx.save(T(held_pk(task.network_id, target.node_id), f"TASK#{task.task_id}",
                       task_id=task.task_id, lease_expires_at=stamp + settings().lease_s * 1000))
             tx.update(target, actions=[N.active_tasks.add(1), N.last_assigned_at.set(stamp)],
-                      condition=(N.active_tasks == target.active_tasks))
+                      condition=N.active_tasks < N.max_concurrent)
         else:
             task.assigned_node, task.attempts = None, 0
             entry = _queue_entry(task)
@@ -427,10 +454,12 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
         tx.save(T(events_pk(task.network_id, task.task_id), f"EV#{ulid(stamp)}",
                   task_id=task.task_id, from_status=None, to_status=task.status,
                   actor=principal.account_id, assigned_node=task.assigned_node, created_at=stamp))
-        tx.save(events.record(task.network_id, "task.created", summary(task),
+        event = events.record(task.network_id, "task.created", summary(task),
                               target=task.assigned_node or task.requested_node,
-                              source=task.from_name or principal.account_id))
+                              source=task.from_name or principal.account_id)
+        tx.save(event)
         tx.save(task, condition=T.pk.does_not_exist())
+    fanout.announce(task.network_id, [event])
 
 
 # --------------------------------------------------------------------------- routing
@@ -448,14 +477,20 @@ def _rank_nodes(candidates: list[N]) -> list[N]:
                                              float(n.load or 0), n.last_assigned_at, n.node_id))
 
 
-def _choose_node(network_id: str, task: T, online: list[N] | None = None) -> N | None:
+def _choose_node(network_id: str, task: T, online: list[N] | None = None, *,
+                 connected_only: bool = False) -> N | None:
+    """The node to give `task` to, or None. `connected_only` keeps nodes that hold a
+    WebSocket connection (a synchronous call needs one to push to)."""
     at = now_ms()
+
+    def fits(node: N) -> bool:
+        return _eligible(node, task, at) and (node.connection_id or not connected_only)
     if task.requested_node:
         wanted = nodes.find(network_id, task.requested_node)
-        if wanted is not None and _eligible(wanted, task, at):
+        if wanted is not None and fits(wanted):
             return wanted  # an explicit assignment is honoured when the node can take it
     pool = online if online is not None else nodes.list_nodes(network_id, online_only=True)
-    ranked = _rank_nodes([n for n in pool if _eligible(n, task, at)])
+    ranked = _rank_nodes([n for n in pool if fits(n)])
     return ranked[0] if ranked else None
 
 
@@ -591,12 +626,16 @@ def complete(network_id: str, task_id: str, *, node_id: str | None, result,
                              memo=f"LUX reward for {task_id}") if reward else None
     for _ in range(5):
         account = ledger.get_account(network_id, posting.account_id) if posting else None
-        extra = (lambda tx: ledger.add_to_transaction(tx, posting, account)) if posting else None
+        paid = {}
+        extra = (lambda tx: paid.setdefault(
+            "entry", ledger.add_to_transaction(tx, posting, account))) if posting else None
         moved = _try_commit(task, "completed", actor=actor,
                             node=node if task.status == "pending" else None,
                             expected_node=node_id if task.status in HELD else None,
                             sets={"result": result}, extra=extra)
         if moved is not None:
+            if paid:
+                fanout.credit_changed(network_id, posting.account_id, paid["entry"], "task_reward")
             return moved, reward
         task = get(network_id, task_id)
         if task.status == "completed":
@@ -630,6 +669,21 @@ def requeue(task: T, *, actor: str, reason: str, error: str | None = None,
 
 def cancel(network_id: str, task_id: str, *, actor: str) -> T:
     return _move(network_id, task_id, "cancelled", actor=actor, reason="cancelled")
+
+
+def expire(network_id: str, task_id: str, *, reason: str) -> T:
+    return _move(network_id, task_id, "expired", actor="hub", reason=reason)
+
+
+def route(network_id: str, task_id: str, *, connected_only: bool = False) -> T:
+    """Route a waiting task now, if a node can take it; the task as it then stands."""
+    task = get(network_id, task_id)
+    if task.status != "pending":
+        return task
+    target = _choose_node(network_id, task, connected_only=connected_only)
+    if target is None:
+        return task
+    return _try_commit(task, "assigned", actor="hub", node=target) or get(network_id, task_id)
 
 
 def set_status(network_id: str, task_id: str, status: str, *, actor: str,

@@ -7,7 +7,7 @@ connection's subscriptions (`unsubscribe` removes it); pushes carry
 from __future__ import annotations
 
 from chalicelib.clock import iso, now_ms
-from chalicelib.services import connections
+from chalicelib.services import connections, fanout
 
 EVENT_TYPES = frozenset({
     "agent.status", "task.created", "task.updated", "task.completed", "task.failed",
@@ -34,6 +34,7 @@ def handle(record, frame: dict) -> None:
         current = set(record.subscriptions or ())
         current = current | set(names) if kind == "subscribe" else current - set(names)
         connections.update(record, subscriptions=current)
+        fanout.forget_subscribers(record.network_id)
         connections.deliver(record.connection_id, {"type": f"{kind}d", "events": sorted(current)})
     else:
         reject(record, f"unknown message type: {frame.get('type')!r}")

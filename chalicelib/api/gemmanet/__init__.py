@@ -5,6 +5,6 @@ from chalicelib.api.routing import DialectRouter
 router = DialectRouter(GEMMANET, __name__)
 
 # Modules register their routes on import.
-from chalicelib.api.gemmanet import nodes  # noqa: E402,F401
+from chalicelib.api.gemmanet import calls, nodes  # noqa: E402,F401
 
 blueprint = router.blueprint
