@@ -41,7 +41,7 @@ def test_websocket_node_endpoint_and_management_api(stack, creds):
         async with websockets.connect(f"{stack.ws_url}/ws/node") as node:
             await node.send("not json")
             error = json.loads(await node.recv())
-            assert error["msg_type"] == "ERROR" and error["payload"]["error"]
+            assert error["msg_type"] == "error" and error["payload"]["message"]
             assert {"msg_id", "payload", "sender_id", "timestamp"} <= set(error)
             clients = requests.get(stack.url("/healthz")).json()["clients"]
             assert clients >= 1
