@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from chalice import Response
 
+from chalicelib.clock import iso
 from chalicelib.config import settings
 from chalicelib.errors import MalformedBody, PayloadTooLarge, ValidationFailed
 from chalicelib.services import files
@@ -145,7 +146,6 @@ def download(network_id: str, file_id: str) -> Response:
 
 def describe(record) -> dict:
     """A file's metadata as every dialect shows it (each adds its own names)."""
-    from chalicelib.clock import iso
     return {"id": record.file_id, "filename": record.filename,
             "content_type": record.content_type, "size": record.size, "sha256": record.sha256,
             "task_id": record.task_id, "status": record.status,

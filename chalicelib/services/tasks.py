@@ -212,18 +212,15 @@ EVENT_TYPES = {"completed": "task.completed", "failed": "task.failed",
                "dead_lettered": "task.failed", "expired": "task.failed"}
 
 
-class _Lost(Exception):
-    """The task moved under us: the transaction's condition failed."""
-
-
 def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
             expected_node: str | None = None, reason: str | None = None,
             sets: dict | None = None, extra=None) -> T:
     """Move `task` to `to_status` with every item the move implies, atomically.
 
     `node` is the node that will hold the task (entering assigned/running); a task leaving
-    those states releases the node that held it. Raises _Lost when the task is no longer in
-    the state it was read in (or not held by `expected_node`).
+    those states releases the node that held it. The transaction is cancelled (a
+    TransactWriteError) when the task is no longer in the state it was read in, or no longer
+    held by `expected_node`.
     """
     origin = task.status
     if to_status not in TRANSITIONS[origin]:
@@ -413,7 +410,7 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
 
 
 def created_for(network_id: str, key: str) -> T | None:
-    """The task a create with this idempotency key made, if one did."""
+    """The idempotency record of a create with this key (naming its task), if one ran."""
     try:
         marker = T.get(*idempotency_key(network_id, key), consistent_read=True)
     except DoesNotExist:
@@ -465,10 +462,10 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
 # --------------------------------------------------------------------------- routing
 
 
-def _eligible(node: N, task_like: T, at_ms: int, *, need_capacity: bool = True) -> bool:
+def _eligible(node: N, task_like: T, at_ms: int) -> bool:
     return (node.approved and nodes.is_online(node, at_ms)
             and set(task_like.capabilities or []) <= set(node.capabilities)
-            and (not need_capacity or node.active_tasks < node.max_concurrent))
+            and node.active_tasks < node.max_concurrent)
 
 
 def _rank_nodes(candidates: list[N]) -> list[N]:
