@@ -129,3 +129,17 @@ def test_invites_admit_members_up_to_their_limit(api):
     members = owner.get(f"/api/networks/{network_id}/members").json["members"]
     assert sorted(m["username"] for m in members) == ["gus", "olga"]
     assert guests[0].get(f"/api/networks/{network_id}").json["network"]["member_role"] == "member"
+
+
+def test_self_registration_opens_a_new_organisation_and_nothing_else(api):
+    api.bearer(ADMIN_TOKEN).post("/api/v1/tasks", {"title": "the default network's work"})
+    signed = api.post("/api/v1/auth/register", {"email": "new@example.test",
+                                                "password": "long-enough-1", "full_name": "New"})
+    assert signed.status_code == 201 and signed.json["email"] == "new@example.test"
+    newcomer = api.bearer(signed.json["access_token"])
+    assert signed.json["network_id"] != settings().default_network_id
+    assert newcomer.get("/api/v1/tasks").json == []
+    assert newcomer.get("/api/v1/auth/me").json["full_name"] == "New"
+    assert newcomer.get(f"/api/networks/{settings().default_network_id}").status_code == 403
+    again = api.post("/api/v1/auth/register", {"email": "NEW@example.test", "password": "x" * 8})
+    assert again.status_code == 409, "emails are unique whatever their case"

@@ -209,6 +209,28 @@ def register_user(*, password: str, username: str | None = None, email: str | No
     return user
 
 
+def enroll(network_id: str, *, username: str, password: str, email: str | None = None,
+           display_name: str | None = None) -> tuple[R, str]:
+    """A new user joining a network (CommHub registration); (user, their role). The first
+    member after the bootstrap administrator administers the network."""
+    first = len(list_members(network_id)) <= 1
+    user = register_user(username=username, password=password, email=email,
+                         display_name=display_name)
+    role = "admin" if first else "member"
+    add_member(network_id, user.user_id, role)
+    return user, role
+
+
+def sign_up(*, email: str, password: str, username: str | None = None,
+            display_name: str | None = None) -> tuple[R, R]:
+    """Self-service sign-up (platform): a new user with a new organisation (network) of
+    their own — an open route must never grant access to someone else's data."""
+    user = register_user(email=email, password=password, username=username,
+                         display_name=display_name)
+    network = create_network(user.user_id, f"{user.display_name}'s organisation")
+    return user, network
+
+
 def get_user(user_id: str) -> R:
     try:
         return R.get(f"USER#{user_id}", "PROFILE", consistent_read=True)

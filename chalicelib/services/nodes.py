@@ -58,9 +58,12 @@ def find(network_id: str, node_id: str) -> N | None:
 
 def register(principal: Principal, node_id: str, *, name: str | None = None, kind: str,
              capabilities=None, languages=None, max_concurrent: int | None = None,
-             metadata: dict | None = None, approved: bool = True,
+             metadata: dict | None = None, approval_required: bool = False,
              connection_id: str | None = None) -> N:
-    """Register a node, or refresh it if it registers again (a registration is a heartbeat)."""
+    """Register a node, or refresh it if it registers again (a registration is a heartbeat).
+
+    With `approval_required` (platform workers), a node an administrator did not register
+    waits for an administrator's approval before tasks are routed to it."""
     node_id = validate_node_id(node_id)
     capabilities = strings(capabilities, "capabilities")
     languages = strings(languages, "languages")
@@ -74,7 +77,8 @@ def register(principal: Principal, node_id: str, *, name: str | None = None, kin
         node = N(*node_key(principal.network_id, node_id), node_id=node_id,
                  network_id=principal.network_id, name=name or node_id, kind=kind,
                  capabilities=capabilities, languages=languages, status="online",
-                 last_heartbeat=stamp, max_concurrent=max_concurrent or 1, approved=approved,
+                 last_heartbeat=stamp, max_concurrent=max_concurrent or 1,
+                 approved=not approval_required or principal.is_admin,
                  connection_id=connection_id, account_id=f"node:{node_id}",
                  metadata=metadata or {}, registered_at=stamp, updated_at=stamp)
         node.save()

@@ -33,15 +33,11 @@ def _user_id(req) -> str:
 
 @router.route("/api/auth/register", methods=["POST"], auth=ADMIN)
 def register(req):
-    # Registration is gated by the bootstrap token: the new user joins that token's
-    # network; the first member after the bootstrap admin administers it.
+    # Registration is gated by the bootstrap token: the new user joins that token's network.
     network_id = req.principal.network_id
-    first = len(identity.list_members(network_id)) <= 1
-    user = identity.register_user(username=require(req.arg("username"), "username"),
-                                  password=require(req.arg("password"), "password"),
-                                  email=req.arg("email"), display_name=req.arg("display_name"))
-    role = "admin" if first else "member"
-    identity.add_member(network_id, user.user_id, role)
+    user, role = identity.enroll(network_id, username=require(req.arg("username"), "username"),
+                                 password=require(req.arg("password"), "password"),
+                                 email=req.arg("email"), display_name=req.arg("display_name"))
     _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
                                          name="login")
     _, network_token = identity.issue_credential("network_token", network_id,

@@ -32,13 +32,10 @@ def login(req):
 
 @router.route("/api/v1/auth/register", methods=["POST"], auth=PUBLIC)
 def register(req):
-    # Self-service sign-up makes a new organisation (network) owned by the new user:
-    # an open route must never grant access to someone else's data.
-    user = identity.register_user(email=require(req.arg("email"), "email"),
-                                  password=require(req.arg("password"), "password"),
-                                  username=req.arg("username"),
-                                  display_name=req.arg("full_name"))
-    network = identity.create_network(user.user_id, f"{user.display_name}'s organisation")
+    user, network = identity.sign_up(email=require(req.arg("email"), "email"),
+                                     password=require(req.arg("password"), "password"),
+                                     username=req.arg("username"),
+                                     display_name=req.arg("full_name"))
     session = identity.start_session(user, network.network_id)
     return Response(body={**user_view(user), **session, "user": user_view(user)}, status_code=201)
 

@@ -33,7 +33,7 @@ def register(req):
                           capabilities=body.get("capabilities"),
                           max_concurrent=body.get("max_agents"),
                           metadata={k: body.get(k) for k in WORKER_FIELDS if k in body},
-                          approved=req.principal.is_admin)
+                          approval_required=True)
     return worker_view(node)
 
 
