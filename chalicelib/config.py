@@ -44,6 +44,9 @@ class Settings:
     event_settle_ms: int
     starting_credits: int
     request_cost: int
+    visibility_timeout_s: float
+    stream_wait_s: float
+    stream_retry_ms: int
     request_timeout_s: float
     node_starting_credits: int
     files_inline_max: int
@@ -99,6 +102,9 @@ def settings() -> Settings:
         event_settle_ms=_int("SWITCHBOARD_EVENT_SETTLE_MS", 500),
         starting_credits=_int("SWITCHBOARD_STARTING_CREDITS", 1000),
         request_cost=_int("SWITCHBOARD_REQUEST_COST", 10),
+        visibility_timeout_s=float(os.environ.get("SWITCHBOARD_VISIBILITY_TIMEOUT") or 30),
+        stream_wait_s=float(os.environ.get("SWITCHBOARD_STREAM_WAIT") or 20),
+        stream_retry_ms=_int("SWITCHBOARD_STREAM_RETRY_MS", 500),
         request_timeout_s=float(os.environ.get("SWITCHBOARD_REQUEST_TIMEOUT") or 25),
         node_starting_credits=_int("SWITCHBOARD_NODE_STARTING_CREDITS", 0),
         # A file's bytes travel base64 in the Lambda event (and back), which must stay

@@ -10,7 +10,7 @@ import time
 from chalicelib.api.dialects import GEMMANET, HUB2D, PLATFORM
 from chalicelib.api.routing import OPEN, PUBLIC, DialectRouter
 from chalicelib.config import VERSION
-from chalicelib.services import connections, nodes, tasks
+from chalicelib.services import messaging, nodes, tasks
 
 router = DialectRouter(PLATFORM, __name__)
 blueprint = router.blueprint
@@ -29,8 +29,10 @@ def health(req):
 
 @router.route("/healthz", auth=OPEN, dialect=HUB2D)
 def healthz(req):
-    clients = len(connections.in_network(req.principal.network_id))
-    return {"status": "ok", "version": VERSION, "clients": clients}
+    """`clients`: event-stream readers seen within their reconnect window, plus live
+    WebSocket connections (Hub2d counted its open SSE connections)."""
+    return {"status": "ok", "version": VERSION,
+            "clients": messaging.stream_clients(req.principal.network_id)}
 
 
 @router.route("/api/v1/status", auth=OPEN, dialect=GEMMANET)

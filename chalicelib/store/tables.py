@@ -5,14 +5,16 @@ from chalicelib.store.events import EventRecord
 from chalicelib.store.files import FileRecord
 from chalicelib.store.identity import IdentityRecord
 from chalicelib.store.ledger import LedgerRecord
+from chalicelib.store.messages import MessageRecord
 from chalicelib.store.nodes import NodeRecord
 from chalicelib.store.tasks import TaskRecord
 
 MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord, TaskRecord, LedgerRecord,
-          FileRecord)
+          FileRecord, MessageRecord)
 
 # Attribute holding an epoch-seconds expiry, for tables with DynamoDB TTL.
-TTL_ATTRIBUTES = {ConnectionRecord: "expires_at", EventRecord: "expires_at"}
+TTL_ATTRIBUTES = {ConnectionRecord: "expires_at", EventRecord: "expires_at",
+                  MessageRecord: "expires_at"}
 
 
 def create_all(wait: bool = False) -> None:

@@ -4,6 +4,6 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(COMMHUB, __name__)
 
-from chalicelib.api.commhub import accounts, work  # noqa: E402,F401  (modules register their routes)
+from chalicelib.api.commhub import accounts, messages, work  # noqa: E402,F401  (modules register their routes)
 
 blueprint = router.blueprint

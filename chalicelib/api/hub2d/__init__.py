@@ -4,7 +4,7 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(HUB2D, __name__)
 
-# Modules register their routes on import; list each one here:
-# from chalicelib.api.<dialect> import <module>  # noqa: E402,F401
+# Modules register their routes on import.
+from chalicelib.api.hub2d import messages  # noqa: E402,F401
 
 blueprint = router.blueprint

@@ -1,0 +1,63 @@
+"""CommHub /api/messages and the SSE stream /events/{alias}: translation only.
+
+The stream carries CommHub's event types — `new_task`, `new_message`, `new_reply`,
+`broadcast`, and `heartbeat` when nothing happened — and, unlike CommHub, every event has
+an `id:`, so a reconnect with `Last-Event-ID` (or `?last_event_id=`) replays what was
+missed.
+"""
+from chalicelib.api.commhub import router
+from chalicelib.api.commhub.work import _network
+from chalicelib.api.streaming import sse_response
+from chalicelib.clock import iso, now_ms, sql_time
+from chalicelib.push import sse
+from chalicelib.services import messaging, nodes
+
+STREAM_TYPES = ("message.new", "message.reply", "task.created", "task.updated")
+
+
+def message_view(message) -> dict:
+    return {"message_id": message.msg_id, "from": message.sender, "to": message.recipient,
+            "content": message.content, "type": message.type,
+            "status": "read" if message.read_at else "sent",
+            "created_at": sql_time(message.created_at)}
+
+
+@router.route("/api/messages")
+def list_messages(req):
+    found, cursor = messaging.list_messages(_network(req), recipient=req.arg("alias") or None,
+                                            limit=req.int_arg("limit", 50, minimum=1,
+                                                              maximum=500),
+                                            cursor=req.arg("cursor"))
+    return {"ok": True, "messages": [message_view(m) for m in found], "next_cursor": cursor}
+
+
+def stream_event(event, alias: str, network_id: str) -> str | None:
+    data, kind = event.data, None
+    if event.type == "message.new" and event.target is None:
+        kind, payload = "broadcast", {"content": data.get("content"), "from": data.get("from")}
+    elif event.type == "message.new":
+        kind, payload = "new_message", {"message": data.get("content"), "from": data.get("from"),
+                                        "message_id": data.get("message_id")}
+    elif event.type == "message.reply":
+        kind, payload = "new_reply", {"from": data.get("from"),
+                                      "message_id": data.get("reply_id"),
+                                      "in_reply_to": data.get("message_id") or data.get("in_reply_to"),
+                                      "status": data.get("status")}
+    elif data.get("status") == "assigned" and data.get("node_id") == alias:
+        node = nodes.find(network_id, alias)
+        kind, payload = "new_task", {"inbox_count": int(node.active_tasks) if node else 1,
+                                     "priority": data.get("priority"), "from": data.get("from"),
+                                     "task_id": data.get("task_id")}
+    if kind is None:
+        return None
+    return sse.frame({"type": kind, **payload}, event_id=event.event_id, event=kind)
+
+
+@router.route("/events/{alias}")
+def events(req, alias):
+    network_id = req.principal.network_id
+    nodes.validate_node_id(alias, "alias")
+    return sse_response(req, target=alias, types=STREAM_TYPES,
+                        render=lambda event: stream_event(event, alias, network_id),
+                        heartbeat={"type": "heartbeat", "time": iso(now_ms())},
+                        subscriber=f"commhub:{alias}")

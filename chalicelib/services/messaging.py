@@ -1,0 +1,335 @@
+"""Messages: durable per-node inboxes for every dialect, at-least-once delivery, replies.
+
+Rules
+- a message is sent once (one transaction: the message, its pending delivery, and its
+  `message.new` event in the network's log); an idempotency key makes a retried send
+  return the first message;
+- receiving hands out pending deliveries oldest first, each to one receiver (a conditional
+  write): a message that asked for an acknowledgement becomes invisible for the
+  visibility timeout and comes back until it is acknowledged; any other is delivered once;
+- acknowledging is idempotent (it removes the pending delivery; there is nothing to
+  acknowledge twice);
+- a broadcast reaches every node of the network: one event for streams, one delivery
+  per node;
+- a reply (Hub2d) is stored against the event it answers, with the latency since it.
+"""
+from __future__ import annotations
+
+import time
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+
+from chalicelib.clock import now_ms
+from chalicelib.config import settings
+from chalicelib.errors import NotFound, PayloadTooLarge, ValidationFailed
+from chalicelib.ids import stream_id, stream_id_time, ulid
+from chalicelib.services import connections, events, fanout, nodes
+from chalicelib.store.base import cancelled_by_condition, page, transaction
+from chalicelib.store.events import EventRecord
+from chalicelib.store.messages import (MessageRecord as M, idempotency_key, message_key,
+                                       party_key, pending_pk, presence_pk, replies_pk)
+
+MAX_CONTENT_BYTES = 256 * 1024
+MAX_RECEIVE = 100
+BROADCAST_CHUNK = 40  # deliveries per transaction (two items each, under DynamoDB's 100)
+CARRIED = ("msg_id", "network_id", "sender", "recipient", "content", "type", "channel",
+           "subject", "broadcast_id", "require_ack", "event_id", "source", "extra", "created_at")
+
+
+def _content(value) -> str:
+    if not isinstance(value, str):
+        raise ValidationFailed("content", "'content' must be text")
+    if len(value.encode("utf-8")) > MAX_CONTENT_BYTES:
+        raise PayloadTooLarge(f"messages are limited to {MAX_CONTENT_BYTES} bytes of content")
+    return value
+
+
+def message_event_data(message: M) -> dict:
+    """What a `message.new` event carries: Hub2d's event fields and the other dialects'."""
+    return {"message_id": message.msg_id, "from": message.sender, "to": message.recipient,
+            "content": message.content, "type": message.type,
+            "room_id": message.channel or "general", "subject": message.subject,
+            "broadcast_id": message.broadcast_id, "ts_ms": message.created_at}
+
+
+def _new_message(network_id: str, *, sender: str, recipient: str | None, content: str,
+                 type: str, channel: str | None, subject: str | None, require_ack: bool,
+                 source: str, extra: dict | None, broadcast_id: str | None = None,
+                 stamp: int | None = None) -> M:
+    stamp = stamp or now_ms()
+    msg_id = f"msg-{ulid(stamp).lower()}"
+    return M(*message_key(network_id, msg_id), msg_id=msg_id, network_id=network_id,
+             to_key=party_key(network_id, recipient) if recipient else None,
+             from_key=party_key(network_id, sender), sender=sender, recipient=recipient,
+             content=content, type=type, channel=channel, subject=subject,
+             broadcast_id=broadcast_id, require_ack=require_ack, source=source,
+             extra=extra or None, created_at=stamp)
+
+
+def _pending(message: M) -> M:
+    return M(pending_pk(message.network_id, message.recipient), message.msg_id,
+             visible_at=message.created_at, deliveries=0,
+             **{name: getattr(message, name) for name in CARRIED})
+
+
+def send(network_id: str, *, sender: str, recipient: str, content, source: str,
+         type: str = "text", channel: str | None = None, subject: str | None = None,
+         require_ack: bool = False, extra: dict | None = None,
+         idempotency_key_value: str | None = None) -> tuple[M, bool]:
+    """Send one message; (message, sent). A retried send with the same key returns the
+    first message (sent=False)."""
+    sender = nodes.validate_node_id(sender, "from")
+    recipient = nodes.validate_node_id(recipient, "to")
+    if idempotency_key_value:
+        previous = _replay(network_id, idempotency_key_value)
+        if previous is not None:
+            return previous, False
+    message = _new_message(network_id, sender=sender, recipient=recipient,
+                           content=_content(content), type=type or "text", channel=channel,
+                           subject=subject, require_ack=bool(require_ack), source=source,
+                           extra=extra)
+    event = events.record(network_id, "message.new", message_event_data(message),
+                          target=recipient, source=sender)
+    message.event_id = event.event_id
+    try:
+        with transaction() as tx:
+            tx.save(message, condition=M.pk.does_not_exist())
+            tx.save(_pending(message))
+            tx.save(event)
+            if idempotency_key_value:
+                tx.save(M(*idempotency_key(network_id, idempotency_key_value),
+                          msg_id=message.msg_id, created_at=message.created_at),
+                        condition=M.pk.does_not_exist())
+    except TransactWriteError as error:
+        previous = idempotency_key_value and cancelled_by_condition(error) and \
+            _replay(network_id, idempotency_key_value)
+        if previous:
+            return previous, False
+        raise
+    fanout.announce(network_id, [event])
+    return message, True
+
+
+def _replay(network_id: str, key: str) -> M | None:
+    try:
+        marker = M.get(*idempotency_key(network_id, key), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return get(network_id, marker.msg_id)
+
+
+def broadcast(network_id: str, *, sender: str, content, source: str, type: str = "broadcast",
+              channel: str | None = None) -> tuple[EventRecord, list[str]]:
+    """One message to every node of the network but the sender; (event, receivers)."""
+    sender = nodes.validate_node_id(sender, "from")
+    content = _content(content)
+    receivers = sorted(n.node_id for n in nodes.list_nodes(network_id) if n.node_id != sender)
+    stamp = now_ms()
+    broadcast_id = f"bc-{ulid(stamp).lower()}"
+    event = events.record(network_id, "message.new", {
+        "message_id": broadcast_id, "broadcast_id": broadcast_id, "from": sender, "to": None,
+        "content": content, "type": type, "room_id": channel or "general", "ts_ms": stamp,
+        "receivers": receivers}, target=None, source=sender)
+    copies = [_new_message(network_id, sender=sender, recipient=node_id, content=content,
+                           type=type, channel=channel, subject=None, require_ack=False,
+                           source=source, extra=None, broadcast_id=broadcast_id, stamp=stamp)
+              for node_id in receivers]
+    for copy in copies:
+        copy.event_id = event.event_id
+    for start in range(0, max(len(copies), 1), BROADCAST_CHUNK):
+        with transaction() as tx:
+            if start == 0:
+                tx.save(event)
+            for copy in copies[start:start + BROADCAST_CHUNK]:
+                tx.save(copy)
+                tx.save(_pending(copy))
+    fanout.announce(network_id, [event])
+    return event, receivers
+
+
+def get(network_id: str, msg_id: str) -> M:
+    try:
+        return M.get(*message_key(network_id, str(msg_id)), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"message {msg_id} not found") from None
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def _take(network_id: str, recipient: str, count: int) -> list[M]:
+    """Hand out up to `count` visible deliveries, each to this caller only.
+
+    The visible entries are taken in one transaction (leased if they need an
+    acknowledgement, removed if not); if another receiver took one first the transaction
+    is cancelled and they are taken one by one, skipping what is gone.
+    """
+    at = now_ms()
+    until = at + int(settings().visibility_timeout_s * 1000)
+    visible = []
+    for entry in M.query(pending_pk(network_id, recipient), consistent_read=True,
+                         page_size=min(count * 2, MAX_RECEIVE)):
+        if (entry.visible_at or 0) <= at:  # later ones are handed out, awaiting their ack
+            visible.append(entry)
+        if len(visible) >= count:
+            break
+    handed = {entry.msg_id: (entry.deliveries or 0) + 1 for entry in visible}
+    if len(visible) > 1:
+        try:
+            with transaction() as tx:
+                for entry in visible:
+                    _hand_out(entry, until, tx.update, tx.delete)
+            return [_delivered(entry, until, handed) for entry in visible]
+        except TransactWriteError as error:
+            if not cancelled_by_condition(error):
+                raise
+    taken = []
+    for entry in visible:
+        try:
+            _hand_out(entry, until, lambda e, **kw: e.update(**kw), lambda e, **kw: e.delete(**kw))
+        except (UpdateError, DeleteError):
+            continue  # another receiver took it first
+        taken.append(_delivered(entry, until, handed))
+    return taken
+
+
+def _hand_out(entry: M, until: int, update, delete) -> None:
+    if entry.require_ack:
+        update(entry, actions=[M.visible_at.set(until), M.deliveries.add(1)],
+               condition=M.visible_at == entry.visible_at)
+    else:
+        delete(entry, condition=M.pk.exists())
+
+
+def _delivered(entry: M, until: int, handed: dict) -> M:
+    entry.deliveries = handed[entry.msg_id]
+    if entry.require_ack:
+        entry.visible_at = until
+    return entry
+
+
+def receive(network_id: str, recipient: str, *, count: int = 10, wait_s: float = 0.0,
+            poll_s: float = 0.05) -> list[M]:
+    """Pending messages for `recipient`, oldest first; with `wait_s`, a long-poll that
+    returns as soon as something arrives."""
+    recipient = nodes.validate_node_id(recipient)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_RECEIVE:
+        raise ValidationFailed("count", f"'count' must be between 1 and {MAX_RECEIVE}")
+    deadline = time.monotonic() + max(0.0, wait_s)
+    while True:
+        taken = _take(network_id, recipient, count)
+        if taken or time.monotonic() >= deadline:
+            return taken
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+
+def ack(network_id: str, recipient: str, msg_id: str) -> bool:
+    """Acknowledge a message to `recipient`: it will not be delivered again. True when
+    this call acknowledged it, False when it already was (acknowledging twice is fine)."""
+    recipient = nodes.validate_node_id(recipient)
+    try:
+        M(pending_pk(network_id, recipient), str(msg_id)).delete(condition=M.pk.exists())
+        return True
+    except DeleteError:
+        message = get(network_id, msg_id)
+        if message.recipient != recipient:
+            raise NotFound(f"message {msg_id} not found in {recipient}'s inbox") from None
+        return False
+
+
+def mark_read(network_id: str, msg_id: str) -> M:
+    message = get(network_id, msg_id)
+    if not message.read_at:
+        message.update(actions=[M.read_at.set(now_ms())])
+    return message
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def inbox_history(network_id: str, node: str, *, limit: int, cursor: str | None = None):
+    """Messages sent to `node`, newest first (the by_recipient index: eventually
+    consistent, so a message sent a moment ago may show a moment later)."""
+    return page(M, party_key(network_id, nodes.validate_node_id(node)), limit=limit,
+                cursor=cursor, index=M.by_recipient, newest_first=True)
+
+
+def list_messages(network_id: str, *, recipient: str | None = None, channel: str | None = None,
+                  limit: int = 50, cursor: str | None = None, offset: int = 0):
+    """The network's messages newest first, optionally to one recipient or on one channel."""
+    condition = M.channel == channel if channel else None
+    if recipient:
+        return page(M, party_key(network_id, nodes.validate_node_id(recipient, "recipient")),
+                    limit=limit, cursor=cursor, offset=offset, index=M.by_recipient,
+                    filter_condition=condition, newest_first=True)
+    return page(M, f"NET#{network_id}", limit=limit, cursor=cursor, offset=offset,
+                range_key_condition=M.sk.startswith("MSG#"), filter_condition=condition,
+                newest_first=True)
+
+
+# --------------------------------------------------------------------------- replies (Hub2d)
+
+
+def _truncated(value) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if value in (0, 1) or str(value).strip().lower() in ("0", "1", "true", "false"):
+        return 1 if str(value).strip().lower() in ("1", "true") else 0
+    raise ValidationFailed("truncated", "'truncated' must be 0, 1, true or false")
+
+
+def reply(network_id: str, *, event_id: str, text, status: str, error: str | None = None,
+          truncated=None, orig_len=None, source: str) -> M:
+    """Store a reply to an inbound event; the latency runs from that event."""
+    try:
+        inbound = EventRecord.get(f"NET#{network_id}", event_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"no event {event_id}: use the event_id /v1/send returned") from None
+    if status not in ("ok", "error"):
+        raise ValidationFailed("status", "'status' must be ok or error")
+    if not isinstance(text, str):
+        raise ValidationFailed("text", "'text' must be text")
+    if orig_len is not None and (isinstance(orig_len, bool) or not isinstance(orig_len, int)
+                                 or orig_len < 0):
+        raise ValidationFailed("orig_len", "'orig_len' must be a non-negative integer or null")
+    stamp = now_ms()
+    reply_id = stream_id(stamp)
+    inbound_ms = stream_id_time(event_id) or inbound.created_at
+    record = M(replies_pk(network_id, event_id), reply_id, reply_id=reply_id, event_id=event_id,
+               network_id=network_id, channel=inbound.data.get("room_id"), text=_content(text),
+               status=status, error=error, truncated=_truncated(truncated), orig_len=orig_len,
+               latency_ms=max(0, stamp - inbound_ms), sender=inbound.target,
+               recipient=inbound.source, source=source, created_at=stamp)
+    event = events.record(network_id, "message.reply", {
+        "reply_id": reply_id, "in_reply_to": event_id,
+        "message_id": inbound.data.get("message_id"), "from": inbound.target,
+        "status": status, "text": record.text}, target=inbound.source, source=inbound.target)
+    with transaction() as tx:
+        tx.save(record)
+        tx.save(event)
+    fanout.announce(network_id, [event])
+    return record
+
+
+def replies(network_id: str, event_id: str) -> list[M]:
+    return list(M.query(replies_pk(network_id, event_id), consistent_read=True))
+
+
+# --------------------------------------------------------------------------- stream readers
+
+
+def seen(network_id: str, subscriber: str, ttl_s: float) -> None:
+    """A stream reader is connected now, and will count as one for `ttl_s` seconds."""
+    M(presence_pk(network_id), subscriber, network_id=network_id,
+      expires_at=int(time.time() + ttl_s)).save()
+
+
+def stream_clients(network_id: str) -> int:
+    """Readers of event streams seen lately plus live WebSocket connections."""
+    now_s = int(time.time())
+    readers = sum(1 for r in M.query(presence_pk(network_id), consistent_read=True)
+                  if (r.expires_at or 0) > now_s)
+    return readers + len(connections.in_network(network_id))
+
