@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 
 from chalicelib.clock import now_ms
 from chalicelib.config import settings
@@ -157,55 +157,58 @@ def get(network_id: str, msg_id: str) -> M:
 # --------------------------------------------------------------------------- delivery
 
 
-def _take(network_id: str, recipient: str, count: int) -> list[M]:
-    """Hand out up to `count` visible deliveries, each to this caller only.
-
-    The visible entries are taken in one transaction (leased if they need an
-    acknowledgement, removed if not); if another receiver took one first the transaction
-    is cancelled and they are taken one by one, skipping what is gone.
-    """
-    at = now_ms()
-    until = at + int(settings().visibility_timeout_s * 1000)
+def _visible(network_id: str, recipient: str, count: int, at: int) -> list[M]:
+    """Up to `count` deliveries visible at `at`, oldest first. Leased ones (awaiting an
+    acknowledgement) are skipped; a receiver's own in-flight window bounds that reading."""
     visible = []
     for entry in M.query(pending_pk(network_id, recipient), consistent_read=True,
                          page_size=min(count * 2, MAX_RECEIVE)):
-        if (entry.visible_at or 0) <= at:  # later ones are handed out, awaiting their ack
+        if (entry.visible_at or 0) <= at:
             visible.append(entry)
         if len(visible) >= count:
             break
-    handed = {entry.msg_id: (entry.deliveries or 0) + 1 for entry in visible}
+    return visible
+
+
+def _take(network_id: str, recipient: str, count: int) -> list[M]:
+    """Hand out up to `count` visible deliveries, each to this caller only.
+
+    They are taken in one transaction (leased if they need an acknowledgement, removed
+    if not); if another receiver took one first the transaction is cancelled, and they are
+    read again and taken one by one, skipping what is gone.
+    """
+    at = now_ms()
+    until = at + int(settings().visibility_timeout_s * 1000)
+    visible = _visible(network_id, recipient, count, at)
     if len(visible) > 1:
         try:
             with transaction() as tx:
                 for entry in visible:
-                    _hand_out(entry, until, tx.update, tx.delete)
-            return [_delivered(entry, until, handed) for entry in visible]
+                    _hand_out(entry, until, tx.save, tx.delete)
+            return visible
         except TransactWriteError as error:
             if not cancelled_by_condition(error):
                 raise
+            visible = _visible(network_id, recipient, count, at)
     taken = []
     for entry in visible:
         try:
-            _hand_out(entry, until, lambda e, **kw: e.update(**kw), lambda e, **kw: e.delete(**kw))
-        except (UpdateError, DeleteError):
+            _hand_out(entry, until, lambda e, **kw: e.save(**kw), lambda e, **kw: e.delete(**kw))
+        except (PutError, DeleteError):
             continue  # another receiver took it first
-        taken.append(_delivered(entry, until, handed))
+        taken.append(entry)
     return taken
 
 
-def _hand_out(entry: M, until: int, update, delete) -> None:
-    if entry.require_ack:
-        update(entry, actions=[M.visible_at.set(until), M.deliveries.add(1)],
-               condition=M.visible_at == entry.visible_at)
-    else:
-        delete(entry, condition=M.pk.exists())
-
-
-def _delivered(entry: M, until: int, handed: dict) -> M:
-    entry.deliveries = handed[entry.msg_id]
+def _hand_out(entry: M, until: int, save, delete) -> None:
+    """Lease (rewrite with a later `visible_at`, conditioned on the one read) or remove."""
+    seen_visible_at = entry.visible_at
+    entry.deliveries = (entry.deliveries or 0) + 1
     if entry.require_ack:
         entry.visible_at = until
-    return entry
+        save(entry, condition=M.visible_at == seen_visible_at)
+    else:
+        delete(entry, condition=M.pk.exists())
 
 
 def receive(network_id: str, recipient: str, *, count: int = 10, wait_s: float = 0.0,

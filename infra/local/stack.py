@@ -13,10 +13,11 @@ import os
 import secrets
 import sys
 import threading
+import time
 from pathlib import Path
 
 DEFAULT_OPEN_DIALECTS = "gemmanet,hub2d"
-SNAPSHOT_EVERY_S = 10.0
+SNAPSHOT_AT_MOST_EVERY_S = 120.0
 
 
 def _local_keys(data_dir: Path) -> dict:
@@ -111,10 +112,19 @@ class LocalStack:
         self.gateway.mutations += 1
 
     def _snapshot_loop(self) -> None:
-        seen = self.gateway.mutations
-        while not self._stop.wait(SNAPSHOT_EVERY_S):
-            if self.gateway.mutations != seen:
-                seen = self.gateway.mutations
+        """Snapshot once writes pause for a moment (a snapshot scans every table through
+        the emulator, which would stall a busy stack), or after a long busy stretch."""
+        saved, last_seen, busy_since = self.gateway.mutations, self.gateway.mutations, None
+        while not self._stop.wait(1.0):
+            current = self.gateway.mutations
+            if current == saved:
+                continue
+            now = time.monotonic()
+            busy_since = busy_since or now
+            quiet = current == last_seen
+            last_seen = current
+            if quiet or now - busy_since > SNAPSHOT_AT_MOST_EVERY_S:
+                saved, busy_since = current, None
                 self._safe_snapshot()
 
     def _safe_snapshot(self) -> None:
