@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import requests
 
+from bench import local_stack
 from tests.localstack import STACK_CREDENTIALS, RunningStack
 
 SIZES = {"1 KiB": 1024, "1 MiB": 1024 ** 2, "4 MiB": 4 * 1024 ** 2}
@@ -59,12 +58,8 @@ def run(stack: RunningStack) -> dict:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = RunningStack(Path(tmp) / "data").start()
-        try:
-            results = run(stack)
-        finally:
-            stack.stop()
+    with local_stack() as stack:
+        results = run(stack)
     print(f"{'size':<38}{'upload median/max ms':>24}{'download median/max ms':>26}")
     for label, (up_med, up_max, down_med, down_max) in results.items():
         down = f"{down_med:.0f} / {down_max:.0f}" if down_med is not None else "-"

@@ -9,23 +9,17 @@ long-poll checks the inbox every 50 ms, so that is the floor to expect (plus one
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import requests
 
+from bench import latency_summary, local_stack
 from tests.localstack import STACK_CREDENTIALS, RunningStack
 
 PARK_S = 0.3  # how long the receiver waits before the send, so it is already polling
 
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def session() -> requests.Session:
@@ -57,18 +51,12 @@ def one_round(stack: RunningStack, sender: requests.Session, receiver: requests.
 
 
 def main(rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        stack = RunningStack(Path(scratch) / "data").start()
-        try:
-            sender, receiver = session(), session()
-            one_round(stack, sender, receiver, -1)  # warm up
-            latencies = [one_round(stack, sender, receiver, n) for n in range(rounds)]
-        finally:
-            stack.stop()
+    with local_stack() as stack:
+        sender, receiver = session(), session()
+        one_round(stack, sender, receiver, -1)  # warm up
+        latencies = [one_round(stack, sender, receiver, n) for n in range(rounds)]
     print(f"blocking receive wake-up after a send, {rounds} rounds on the local stack: "
-          f"median {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-          f"max {max(latencies):.1f} ms")
-
+          f"{latency_summary(latencies)}")
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)

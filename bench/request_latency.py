@@ -8,21 +8,15 @@ Starts a local stack, connects one echo node over /ws/node, and times sequential
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import requests
 
 from tests.gemmanet_peer import Peer
+from bench import latency_summary, local_stack
 from tests.localstack import STACK_CREDENTIALS, RunningStack
 
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 async def measure(stack: RunningStack, calls: int) -> list[float]:
@@ -47,16 +41,10 @@ async def measure(stack: RunningStack, calls: int) -> list[float]:
 
 
 def main(calls: int) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        stack = RunningStack(Path(scratch) / "data", SWITCHBOARD_STARTING_CREDITS="1000000").start()
-        try:
-            latencies = asyncio.run(measure(stack, calls))
-        finally:
-            stack.stop()
+    with local_stack(SWITCHBOARD_STARTING_CREDITS="1000000") as stack:
+        latencies = asyncio.run(measure(stack, calls))
     print(f"synchronous call, end to end, {calls} calls on the local stack: "
-          f"median {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-          f"max {max(latencies):.1f} ms")
-
+          f"{latency_summary(latencies)}")
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
