@@ -37,3 +37,10 @@ def test_a_filtered_reader_advances_past_what_it_skipped(aws, settings_env):
     while not kept:
         kept, cursor = events.read("net_a", cursor, types=("task.created",), budget=10)
     assert [e.event_id for e in kept] == [wanted.event_id]
+
+
+def test_ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made():
+    from chalicelib.ids import stream_id, ulid
+    for make in (stream_id, ulid):
+        made = [make(1_795_000_000_000) for _ in range(500)]
+        assert made == sorted(made) and len(set(made)) == 500, make.__name__
