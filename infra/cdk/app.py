@@ -17,8 +17,7 @@ def build(stages=None, *, outdir: str | None = None, source_dir: Path = ROOT) ->
     """The CDK app with one stack per stage (not yet synthesized)."""
     app = cdk.App(outdir=outdir) if outdir else cdk.App()
     if stages is None:
-        stages = [app.node.try_get_context("stage") or os.environ.get("SWITCHBOARD_STAGE")
-                  or "dev"]
+        stages = [app.node.try_get_context("stage") or "dev"]
     # chalice package creates (never calls) an AWS client, which needs a region.
     region = os.environ.get("CDK_DEFAULT_REGION")
     if region:
