@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+INFRA_STAMP := $(VENV)/.installed-infra
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
@@ -21,6 +22,16 @@ run: $(STAMP)
 # pytest exits 5 when it collected no tests; that is not a failure of the suite.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+# Infrastructure deps (CDK, cfn-lint) go into the same .venv with their own stamp, so
+# `make test` never installs them.
+$(INFRA_STAMP): $(STAMP) requirements-infra.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	touch $(INFRA_STAMP)
+
+# Offline: synthesizes the CDK app and the chalice package, lints both, checks the tables.
+check-infra: $(INFRA_STAMP)
+	$(PY) -m infra.check
 
 bench: $(STAMP)
 	$(PY) -m bench

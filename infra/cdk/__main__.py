@@ -1,0 +1,3 @@
+from infra.cdk.app import main
+
+main()
