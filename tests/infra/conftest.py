@@ -5,6 +5,8 @@ install them; `make check-infra` does and runs them)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,11 @@ def templates(tmp_path_factory) -> dict[str, dict]:
     from infra import check
     out = os.environ.get(check.OUT_ENV)
     if not out:
+        # In a child process: `chalice package` imports the app with the stage's
+        # environment variables set in os.environ, which would leak into later tests.
         out = tmp_path_factory.mktemp("infra")
-        check.synthesize(Path(out))
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                        "from infra import check; check.synthesize(Path(sys.argv[1]))", str(out)],
+                       check=True, cwd=check.ROOT,
+                       env={**os.environ, "PYTHONPATH": str(check.ROOT)})
     return check.load_templates(Path(out))
