@@ -5,8 +5,7 @@ The stream carries CommHub's event types — `new_task`, `new_message`, `new_rep
 an `id:`, so a reconnect with `Last-Event-ID` (or `?last_event_id=`) replays what was
 missed.
 """
-from chalicelib.api.commhub import router
-from chalicelib.api.commhub.work import _network
+from chalicelib.api.commhub import network_of, router
 from chalicelib.api.streaming import sse_response
 from chalicelib.clock import iso, now_ms, sql_time
 from chalicelib.push import sse
@@ -24,7 +23,7 @@ def message_view(message) -> dict:
 
 @router.route("/api/messages")
 def list_messages(req):
-    found, cursor = messaging.list_messages(_network(req), recipient=req.arg("alias") or None,
+    found, cursor = messaging.list_messages(network_of(req), recipient=req.arg("alias") or None,
                                             limit=req.int_arg("limit", 50, minimum=1,
                                                               maximum=500),
                                             cursor=req.arg("cursor"))

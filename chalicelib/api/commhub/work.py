@@ -3,17 +3,13 @@
 CommHub names task states after its message flow: a task handed to a node is `delivered`,
 a completed one `replied`. `?network_id=` switches to another network the caller belongs to.
 """
-from chalicelib.api.commhub import router
+from chalicelib.api.commhub import network_of, router
 from chalicelib.clock import sql_time
-from chalicelib.services import events, identity, nodes, tasks
+from chalicelib.services import events, nodes, tasks
 
 STATUS_NAMES = {"pending": "pending", "assigned": "delivered", "running": "running",
                 "completed": "replied", "failed": "failed", "cancelled": "cancelled",
                 "expired": "failed", "dead_lettered": "failed"}
-
-
-def _network(req) -> str:
-    return identity.scope_to_network(req.principal, req.arg("network_id")).network_id
 
 
 def session_view(node, current_task=None) -> dict:
@@ -45,7 +41,7 @@ def task_view(task) -> dict:
 
 @router.route("/api/status")
 def status(req):
-    network_id = _network(req)
+    network_id = network_of(req)
     wanted = req.arg("status")
     sessions = []
     for node in nodes.list_nodes(network_id):
@@ -58,14 +54,14 @@ def status(req):
 
 @router.route("/api/nodes")
 def list_nodes(req):
-    return {"nodes": [node_view(n) for n in nodes.list_nodes(_network(req))]}
+    return {"nodes": [node_view(n) for n in nodes.list_nodes(network_of(req))]}
 
 
 @router.route("/api/tasks")
 def list_tasks(req):
     filters = tasks.TaskFilter(status=req.arg("status"), to_name=req.arg("to_name"),
                                from_name=req.arg("from_name"))
-    found, cursor = tasks.list_tasks(_network(req), filters,
+    found, cursor = tasks.list_tasks(network_of(req), filters,
                                      limit=req.int_arg("limit", 50, minimum=1, maximum=500),
                                      cursor=req.arg("cursor"))
     return {"ok": True, "tasks": [task_view(t) for t in found], "next_cursor": cursor}
@@ -73,7 +69,7 @@ def list_tasks(req):
 
 @router.route("/api/completions")
 def list_completions(req):
-    found, cursor = tasks.completions(_network(req),
+    found, cursor = tasks.completions(network_of(req),
                                       limit=req.int_arg("limit", 20, minimum=1, maximum=500),
                                       cursor=req.arg("cursor"))
     return {"ok": True, "next_cursor": cursor, "completions": [
@@ -84,7 +80,7 @@ def list_completions(req):
 
 @router.route("/api/task_events")
 def list_task_events(req):
-    network_id = _network(req)
+    network_id = network_of(req)
     limit = req.int_arg("limit", 100, minimum=1, maximum=500)
     task_id = req.arg("task_id")
     if task_id:
@@ -106,7 +102,7 @@ def list_task_events(req):
 
 @router.route("/api/stats")
 def stats(req):
-    network_id = _network(req)
+    network_id = network_of(req)
     fleet = nodes.list_nodes(network_id)
     online = sum(1 for n in fleet if nodes.is_online(n))
     counts = tasks.stats(network_id)
