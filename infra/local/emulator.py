@@ -39,12 +39,13 @@ class Emulator:
         self.host = host
         self._server = None
         self._thread = None
+        self._dynamodb = None
 
     def start(self) -> str:
         from infra.local import moto_patches
         moto_patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._dynamodb = app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self.host, 0, app, threaded=True,
                                    request_handler=KeepAliveHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto",
@@ -53,6 +54,18 @@ class Emulator:
         host, port = self._server.server_address[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         return f"http://{shown}:{port}"
+
+    def dynamodb_items(self, table_name: str) -> list[dict]:
+        """Every item of a table, copied from moto's backend under the DynamoDB lock: a
+        consistent copy in one step, several times faster than paging a Scan over HTTP."""
+        from moto.dynamodb.models import dynamodb_backends
+        with self._dynamodb.lock:
+            for regions in dynamodb_backends.values():
+                for backend in regions.values():
+                    table = backend.tables.get(table_name)
+                    if table is not None:
+                        return [item.to_json()["Attributes"] for item in table.all_items()]
+        return []
 
     def stop(self) -> None:
         if self._server:

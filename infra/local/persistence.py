@@ -24,12 +24,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class Snapshotter:
-    def __init__(self, data_dir: Path, dynamodb, s3, table_names, bucket: str):
+    def __init__(self, data_dir: Path, dynamodb, s3, table_names, bucket: str, read_items):
+        """`dynamodb` writes items back at start; `read_items(table)` lists a table's items
+        for a snapshot."""
         self.tables_dir = data_dir / "dynamodb"
         self.s3_dir = data_dir / "s3" / bucket
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         (self.s3_dir / "objects").mkdir(parents=True, exist_ok=True)
-        self.dynamodb, self.s3 = dynamodb, s3
+        self.dynamodb, self.s3, self.read_items = dynamodb, s3, read_items
         self.table_names, self.bucket = list(table_names), bucket
         self._lock = threading.Lock()
 
@@ -63,9 +65,7 @@ class Snapshotter:
     def save(self) -> None:
         with self._lock:
             for table in self.table_names:
-                lines = []
-                for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
-                    lines.extend(json.dumps(item, sort_keys=True) for item in page["Items"])
+                lines = [json.dumps(item, sort_keys=True) for item in self.read_items(table)]
                 _atomic_write(self.tables_dir / f"{table}.jsonl", ("\n".join(lines) + "\n").encode())
             self._save_s3()
 

@@ -85,7 +85,7 @@ class LocalStack:
         from infra.local.persistence import Snapshotter
         self.snapshotter = Snapshotter(self.data_dir, boto3.client("dynamodb", region_name=cfg.region),
                                        s3, [m.Meta.table_name for m in tables.MODELS],
-                                       cfg.files_bucket)
+                                       cfg.files_bucket, read_items=self.moto.dynamodb_items)
         restored = self.snapshotter.restore()
 
         from chalicelib.services import identity
@@ -112,8 +112,8 @@ class LocalStack:
         self.gateway.mutations += 1
 
     def _snapshot_loop(self) -> None:
-        """Snapshot once writes pause for a moment (a snapshot scans every table through
-        the emulator, which would stall a busy stack), or after a long busy stretch."""
+        """Snapshot once writes pause for a moment (a snapshot copies every table under
+        the emulator's lock, which would stall a busy stack), or after a long busy stretch."""
         saved, last_seen, busy_since = self.gateway.mutations, self.gateway.mutations, None
         while not self._stop.wait(1.0):
             current = self.gateway.mutations
