@@ -59,6 +59,15 @@ class Settings:
         return dialect in self.open_dialects
 
 
+def default_table_prefix(stage: str) -> str:
+    """Tables are `<prefix><name>`; infra/ names the tables it creates the same way."""
+    return f"switchboard-{stage}-"
+
+
+def default_files_bucket(stage: str) -> str:
+    return f"switchboard-{stage}-files"
+
+
 def _ws_endpoint(region: str) -> str | None:
     """The API Gateway Management API endpoint that `post_to_connection` calls.
 
@@ -88,8 +97,8 @@ def settings() -> Settings:
     return Settings(
         stage=stage,
         region=region,
-        table_prefix=os.environ.get("SWITCHBOARD_TABLE_PREFIX", f"switchboard-{stage}-"),
-        files_bucket=os.environ.get("SWITCHBOARD_FILES_BUCKET", f"switchboard-{stage}-files"),
+        table_prefix=os.environ.get("SWITCHBOARD_TABLE_PREFIX", default_table_prefix(stage)),
+        files_bucket=os.environ.get("SWITCHBOARD_FILES_BUCKET", default_files_bucket(stage)),
         open_dialects=open_dialects,
         default_network_id=os.environ.get("SWITCHBOARD_DEFAULT_NETWORK", "net_default"),
         token_pepper=os.environ.get("SWITCHBOARD_TOKEN_PEPPER", "").encode(),

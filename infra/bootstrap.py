@@ -31,7 +31,8 @@ def _prepare(stage: str, region: str | None) -> None:
         raise SystemExit("no AWS region: pass --region or set AWS_REGION")
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
     os.environ["SWITCHBOARD_STAGE"] = stage
-    os.environ.setdefault("SWITCHBOARD_TABLE_PREFIX", f"switchboard-{stage}-")
+    from chalicelib.config import default_table_prefix
+    os.environ.setdefault("SWITCHBOARD_TABLE_PREFIX", default_table_prefix(stage))
     if not os.environ.get("SWITCHBOARD_TOKEN_PEPPER"):
         secrets = boto3.client("secretsmanager", region_name=region)
         value = secrets.get_secret_value(SecretId=f"switchboard-{stage}/token-pepper")

@@ -48,20 +48,25 @@ def stage_environment(config: dict, stage: str) -> dict:
     return env
 
 
+def websocket_stage(config: dict, stage: str) -> str:
+    return config["stages"][stage].get("websocket_api_stage",
+                                       config.get("websocket_api_stage", "api"))
+
+
 def stage_uses_xray(config: dict, stage: str) -> bool:
     return bool(config["stages"][stage].get("xray", config.get("xray", False)))
 
 
 def chalice_policy(stage: str, config: dict | None = None) -> dict:
     """The policy for `chalice deploy --stage <stage>` (resources named, account wildcarded)."""
+    from chalicelib.config import default_files_bucket, default_table_prefix
     from infra.tables import table_specs
 
     config = config or chalice_config()
     env = stage_environment(config, stage)
-    prefix = env.get("SWITCHBOARD_TABLE_PREFIX", f"switchboard-{stage}-")
-    bucket = env.get("SWITCHBOARD_FILES_BUCKET", f"switchboard-{stage}-files")
-    ws_stage = config["stages"][stage].get("websocket_api_stage",
-                                           config.get("websocket_api_stage", "api"))
+    prefix = env.get("SWITCHBOARD_TABLE_PREFIX", default_table_prefix(stage))
+    bucket = env.get("SWITCHBOARD_FILES_BUCKET", default_files_bucket(stage))
+    ws_stage = websocket_stage(config, stage)
     tables = []
     for spec in table_specs():
         arn = f"arn:*:dynamodb:*:*:table/{spec.physical_name(prefix)}"

@@ -29,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from chalicelib.config import default_table_prefix
 from infra import policy
 from infra.tables import TableSpec, table_specs
 
@@ -53,10 +54,6 @@ def _attribute(key) -> dynamodb.Attribute | None:
     return dynamodb.Attribute(name=key.name, type=_KEY_TYPES[key.type]) if key else None
 
 
-def table_prefix(stage: str) -> str:
-    return f"switchboard-{stage}-"
-
-
 class SwitchboardStack(cdk.Stack):
     """`stage` is the stack's construct id: chalice.cdk packages the app for the Chalice
     stage named like the construct scope it is created in."""
@@ -71,7 +68,7 @@ class SwitchboardStack(cdk.Stack):
             raise ValueError(f"stage {stage!r} is not in .chalice/config.json "
                              f"(stages: {sorted(config['stages'])})")
         self.stage = stage
-        self.prefix = table_prefix(stage)
+        self.prefix = default_table_prefix(stage)
         self.retain = stage == "prod"
         self.xray = policy.stage_uses_xray(config, stage)
         removal = cdk.RemovalPolicy.RETAIN if self.retain else cdk.RemovalPolicy.DESTROY
@@ -85,8 +82,7 @@ class SwitchboardStack(cdk.Stack):
                                        "Signing key for Switchboard access tokens "
                                        "(SWITCHBOARD_JWT_SECRET)")
 
-        ws_stage = config["stages"][stage].get("websocket_api_stage",
-                                               config.get("websocket_api_stage", "api"))
+        ws_stage = policy.websocket_stage(config, stage)
         from chalice.cdk import Chalice
         self.chalice = Chalice(self, "App", source_dir=str(source_dir), stage_config={
             "manage_iam_role": False,
