@@ -177,7 +177,8 @@ def page(model: type[Model], hash_key: str, *, limit: int, cursor: str | None = 
     source = index if index is not None else model
     pages = source.query(
         hash_key, range_key_condition=range_key_condition, filter_condition=filter_condition,
-        scan_index_forward=not newest_first, last_evaluated_key=decode_cursor(cursor),
+        scan_index_forward=not newest_first,
+        last_evaluated_key=_start_key(decode_cursor(cursor), model, index, hash_key),
         consistent_read=consistent if index is None else False,
         page_size=min(budget, max(limit + offset, 25), 500),
     ).page_iter
@@ -197,6 +198,27 @@ def page(model: type[Model], hash_key: str, *, limit: int, cursor: str | None = 
         if pages.total_scanned_count >= budget:
             return kept, encode_cursor(pages.last_evaluated_key)
     return kept, None
+
+
+def _start_key(start: dict | None, model: type[Model], index, hash_key: str) -> dict | None:
+    """A decoded cursor, if it is one this query could have issued: the same partition, and
+    only the table's and the index's key attributes. A cursor edited to point elsewhere
+    (another network's partition) is refused, never passed on to DynamoDB."""
+    if start is None:
+        return None
+    names = {model._hash_keyname, model._range_keyname}
+    partition = model._hash_keyname
+    if index is not None:
+        for attribute in index.Meta.attributes.values():
+            names.add(attribute.attr_name)
+            if attribute.is_hash_key:
+                partition = attribute.attr_name
+    sound = set(start) <= names and all(
+        isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("S", "N")
+        and isinstance(next(iter(v.values())), str) for v in start.values())
+    if not sound or start.get(partition) != {"S": hash_key}:
+        raise ValidationFailed("cursor", "the cursor is not one this server issued")
+    return start
 
 
 _connection = None
