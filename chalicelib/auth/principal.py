@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 ADMIN_ROLES = frozenset({"admin", "owner"})
+# Credentials issued for one network act in that network only, whatever their creator can
+# reach: network tokens, API keys, a network's shared secret. A user's own session or user
+# token follows the user's memberships (CommHub's `network_id` parameter).
+NETWORK_BOUND = frozenset({"network_token", "api_key", "shared_secret", "anonymous"})
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,10 @@ class Principal:
     @property
     def is_anonymous(self) -> bool:
         return self.kind == "anonymous"
+
+    @property
+    def network_bound(self) -> bool:
+        return self.kind in NETWORK_BOUND
 
     def in_network(self, network_id: str, roles: frozenset) -> "Principal":
         return replace(self, network_id=network_id, roles=roles)
