@@ -46,11 +46,11 @@ def parse_time(value) -> int | None:
     if isinstance(value, datetime):
         zoned = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return _in_range(round(zoned.timestamp() * 1000))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("a timestamp must be a finite number")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ValueError("a timestamp must be a finite number")
         # Heuristic: anything below 10^11 is seconds (that is the year 5138 in ms terms).
-        return _in_range(int(value * 1000) if abs(value) < 1e11 else int(value))
+        return _in_range(int(value * 1000) if abs(value) < 10 ** 11 else int(value))
     text = str(value).strip()
     try:
         number = float(text)
