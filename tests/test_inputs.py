@@ -82,3 +82,22 @@ def test_every_declared_input_model_is_a_valid_json_schema():
     deadline = json_schema(next(s.body for s in ROUTES if s.path == "/api/v1/tasks"
                                 and s.method == "POST"))["$defs"]["NewTask"]["properties"]["deadline"]
     assert {"type": "string", "format": "date-time"} in deadline["anyOf"][0]["anyOf"], deadline
+
+
+def test_values_stored_before_inputs_were_typed_are_answered_in_their_documented_type(admin):
+    from chalicelib.clock import now_ms
+    from chalicelib.store.nodes import NodeRecord
+    from chalicelib.store.tasks import TaskRecord
+    stamp = now_ms()
+    NodeRecord("NET#net_default", "NODE#old", node_id="old", network_id="net_default", name="old",
+               kind="platform", last_heartbeat=stamp, registered_at=stamp,
+               metadata={"cpu_cores": "NaN", "memory_total_mb": "2048", "hostname": 12345,
+                         "cpu_usage_percent": "12.5", "os_info": {"a": 1}}).save()
+    TaskRecord("NET#net_default", "TASK#task-old", task_id="task-old", title="old",
+               status="pending", payload={"instructions": 12345}, created_at=stamp,
+               deadline=10 ** 22).save()
+    worker = next(w for w in admin.get("/api/v1/admin/workers").json if w["id"] == "old")
+    assert (worker["cpu_cores"], worker["memory_total_mb"], worker["hostname"],
+            worker["cpu_usage_percent"], worker["os_info"]) == (None, 2048, "12345", 12.5, None)
+    task = admin.get("/api/v1/tasks/task-old").json
+    assert task["instructions"] == "12345" and task["deadline"] is None

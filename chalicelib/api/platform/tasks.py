@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import (Cursor, IdempotencyKey, Id, Input, Limit, Object, Offset,
                                    Priority, Text, Timestamp, Title, Word, Words)
+from chalicelib.api.outputs import as_text
 from chalicelib.api.platform import router
 from chalicelib.clock import iso
 from chalicelib.services import tasks
@@ -56,7 +57,7 @@ class TaskChange(Input):
 def task_view(task) -> dict:
     payload = task.payload or {}
     return {"id": task.task_id, "title": task.title, "description": task.description,
-            "instructions": payload.get("instructions"), "status": task.status,
+            "instructions": as_text(payload.get("instructions")), "status": task.status,
             "priority": task.priority, "agent_id": task.agent_id,
             "worker_id": task.assigned_node, "required_tools": task.capabilities or [],
             "result": task.result, "error": task.error, "attempts": task.attempts,

@@ -8,6 +8,7 @@ from typing import Annotated
 from msgspec import Meta
 
 from chalicelib.api.inputs import Id, Input, Line, Name, Percent, Words
+from chalicelib.api.outputs import as_number, as_text
 from chalicelib.api.platform import router
 from chalicelib.api.platform.tasks import task_view
 from chalicelib.api.routing import ADMIN
@@ -15,8 +16,9 @@ from chalicelib.clock import iso
 from chalicelib.errors import require
 from chalicelib.services import nodes, tasks
 
-WORKER_FIELDS = ("hostname", "ip_address", "cpu_cores", "memory_total_mb", "os_info")
+TEXT_FIELDS = ("hostname", "ip_address", "os_info")
 NUMERIC_FIELDS = ("cpu_cores", "memory_total_mb")
+WORKER_FIELDS = TEXT_FIELDS + NUMERIC_FIELDS
 METRICS = ("cpu_usage_percent", "memory_usage_percent", "disk_usage_percent")
 
 
@@ -45,26 +47,15 @@ class Approval(Input):
     group: Name | None = None
 
 
-def _number(value):
-    """A documented number as a number: values stored before inputs were typed may be text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
 def worker_view(node) -> dict:
     meta = node.metadata or {}
     online = nodes.is_online(node)
-    described = {k: meta.get(k) for k in WORKER_FIELDS}
-    described.update((k, _number(meta.get(k))) for k in NUMERIC_FIELDS)
-    return {"id": node.node_id, "name": node.name, **described,
+    return {"id": node.node_id, "name": node.name,
+            **{k: as_text(meta.get(k)) for k in TEXT_FIELDS},
+            **{k: as_number(meta.get(k)) for k in NUMERIC_FIELDS + METRICS},
             "status": "online" if online else "offline", "is_approved": node.approved,
             "group": node.group, "max_agents": node.max_concurrent,
             "active_tasks": node.active_tasks, "capabilities": node.capabilities,
-            **{k: meta.get(k) for k in METRICS},
             "last_heartbeat": iso(node.last_heartbeat), "created_at": iso(node.registered_at)}
 
 
