@@ -111,11 +111,17 @@ def decode(model: type[Input], *, query: dict, body: dict | None = None) -> Inpu
     if body:
         merged.update((k, v) for k, v in body.items() if v is not None)
     where = "body" if body is not None else "query"
-    try:
-        value = msgspec.convert(merged, model, strict=False, dec_hook=_dec_hook)
-    except msgspec.ValidationError as error:
-        raise _invalid(_field_error(str(error), model), query, body or {}, where) from None
-    problem = _unsound(value, ())
+    # Unsound input is refused before conversion too: msgspec cannot even read a string
+    # with a lone surrogate as a number. Undeclared fields are ignored, so not checked.
+    declared = {k: merged[k] for k in model.__struct_encode_fields__ if k in merged}
+    problem = _unsound(declared, (), depth=-1)
+    if problem is None:
+        try:
+            value = msgspec.convert(merged, model, strict=False, dec_hook=_dec_hook)
+        except msgspec.ValidationError as error:
+            problem = _field_error(str(error), model)
+        else:
+            problem = _unsound(value, ())
     if problem:
         raise _invalid(problem, query, body or {}, where)
     return value
@@ -123,14 +129,16 @@ def decode(model: type[Input], *, query: dict, body: dict | None = None) -> Inpu
 
 def check_value(kind, value, loc: tuple):
     """One value (a header, a path parameter) as `kind`, or ValidationFailed at `loc`."""
-    try:
-        checked = msgspec.convert(value, kind, strict=False, dec_hook=_dec_hook)
-    except msgspec.ValidationError as error:
-        problem = _field_error(str(error), None)
-        raise _failure([FieldError(loc, problem.message, problem.type)]) from None
-    problem = _unsound(checked, ())
+    problem = _unsound(value, ())
+    if problem is None:
+        try:
+            checked = msgspec.convert(value, kind, strict=False, dec_hook=_dec_hook)
+        except msgspec.ValidationError as error:
+            problem = _field_error(str(error), None)
+        else:
+            problem = _unsound(checked, ())
     if problem:
-        raise _failure([FieldError(loc, problem.message, problem.type)])
+        raise _failure([FieldError(loc + problem.loc, problem.message, problem.type)])
     return checked
 
 
@@ -186,7 +194,7 @@ def _unsound(value, path: tuple, depth: int = 0) -> FieldError | None:
                 return problem
         return None
     if isinstance(value, (dict, list)):
-        if depth == 0 and len(json.dumps(value, default=str)) > OBJECT_MAX_BYTES:
+        if depth == 0 and _json_bytes(value) > OBJECT_MAX_BYTES:
             return FieldError(path, f"Input should be at most {OBJECT_MAX_BYTES} bytes of JSON",
                               "too_long")
         if depth >= OBJECT_MAX_DEPTH:
@@ -199,6 +207,10 @@ def _unsound(value, path: tuple, depth: int = 0) -> FieldError | None:
             if problem:
                 return problem
     return None
+
+
+def _json_bytes(value) -> int:
+    return len(json.dumps(value, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
 def _wire_name(struct: Struct, name: str) -> str:
