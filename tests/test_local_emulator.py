@@ -166,7 +166,7 @@ def test_a_journal_replays_into_the_same_tables(aws, tmp_path):
     """Every acknowledged write is a record of after-images; replaying them into an empty
     emulator gives back the same items."""
     from infra.local.dynamodb import LocalDynamoDB
-    engine = LocalDynamoDB("us-east-1", Journal(tmp_path, 1, "off"))
+    engine = LocalDynamoDB("us-east-1", journal=Journal(tmp_path, 1, "off"))
     client = boto3.client("dynamodb")
     _create(client)
     request = {"TableName": TABLE, "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"N": "1"}}}

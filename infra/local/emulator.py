@@ -41,9 +41,7 @@ class Emulator:
         from infra.local.s3 import LocalS3
         moto_patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.dynamodb = dynamodb.LocalDynamoDB(self.region)
         self.s3 = LocalS3()
-        dynamodb_http = dynamodb.http_app(self.dynamodb)
         other = self.s3.wsgi(DomainDispatcherApplication(create_backend_app))
 
         def app(environ, start_response):
@@ -53,13 +51,15 @@ class Emulator:
 
         self._server = make_server(self.host, 0, app, threaded=True,
                                    request_handler=KeepAliveHandler)
+        host, port = self._server.server_address[:2]
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        self.dynamodb = dynamodb.LocalDynamoDB(self.region, endpoint=url)
+        dynamodb_http = dynamodb.http_app(self.dynamodb)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto",
                                         daemon=True)
         self._thread.start()
         dynamodb.install_transport(self.dynamodb)
-        host, port = self._server.server_address[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{port}"
+        return url
 
     def attach_journal(self, journal, directory) -> None:
         self.dynamodb.journal = journal

@@ -11,6 +11,9 @@ generation; writers only wait for the segment switch, never for the snapshot.
 
 At a clean stop: the journal is closed and folded into a snapshot in process, so the next
 start reads one generation and no journal.
+
+`SWITCHBOARD_LOCAL_JOURNAL=off` keeps nothing: the stack starts empty and forgets
+everything when it stops (throwaway stacks, and the journal's cost in bench.durability).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ log = logging.getLogger("switchboard.local")
 
 class Persistence:
     def __init__(self, data_dir: Path, emulator):
+        self.enabled = os.environ.get("SWITCHBOARD_LOCAL_JOURNAL", "on").strip().lower() != "off"
         self.mode = os.environ.get("SWITCHBOARD_LOCAL_FSYNC", "batch").strip().lower()
         self.compact_bytes = int(os.environ.get("SWITCHBOARD_LOCAL_COMPACT_BYTES")
                                  or DEFAULT_COMPACT_BYTES)
@@ -41,6 +45,8 @@ class Persistence:
         self._monitor = None
 
     def open(self) -> dict:
+        if not self.enabled:
+            return {"restored": {}, "generation": None, "next_segment": None}
         storage.migrate_legacy(self.directory, self.emulator.dynamodb.key_attributes())
         recovered = storage.recover(self.directory, self.emulator)
         self.journal = Journal(self.directory.journal_dir, recovered["next_segment"], self.mode)
@@ -48,6 +54,11 @@ class Persistence:
         self._monitor = threading.Thread(target=self._watch, name="compaction", daemon=True)
         self._monitor.start()
         return recovered
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "none: nothing is kept (SWITCHBOARD_LOCAL_JOURNAL=off)"
+        return f"journal, fsync {self.mode}"
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):

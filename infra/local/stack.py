@@ -131,7 +131,7 @@ def banner(stack: LocalStack, info: dict) -> str:
         f"                   {ws}/ws        (platform events)",
         f"  Management API   {stack.base_url}/@connections/{{id}}",
         f"  AWS emulator     {info['emulator']}   (moto: DynamoDB, S3)",
-        f"  durability       journal, fsync {os.environ.get('SWITCHBOARD_LOCAL_FSYNC', 'batch')}",
+        f"  durability       {stack.persistence.describe()}",
         f"  data directory   {stack.data_dir}",
         f"  open dialects    {os.environ.get('SWITCHBOARD_OPEN_DIALECTS') or '(none)'}",
         f"  default network  {boot['network_id']}",
@@ -167,5 +167,6 @@ def main() -> int:
         pass
     finally:
         stack.stop()
-        sys.stdout.write("Switchboard local stack stopped; data saved.\n")
+        kept = stack.persistence is not None and stack.persistence.enabled
+        sys.stdout.write("Switchboard local stack stopped" + ("; data saved.\n" if kept else ".\n"))
     return 0

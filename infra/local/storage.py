@@ -20,6 +20,7 @@ This module is deliberately free of moto: recovery hands what it reads to a `Loa
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -75,20 +76,20 @@ class DataDirectory:
     def _generation_dir(self, number: int) -> Path:
         return self.root / f"gen-{number:08d}"
 
-    def read_generation(self, number: int | None) -> tuple[dict[str, dict], dict[str, dict]]:
-        """({table: {key string: [key, image]}}, {bucket: {object key: entry}})."""
+    def read_generation(self, number: int | None, *,
+                        keyed: bool = True) -> tuple[dict[str, dict], dict[str, dict]]:
+        """({table: {key string: [key, image]}}, {bucket: {object key: entry}}); unkeyed
+        (recovery only loads), each table is a list of [key, image]."""
         tables: dict[str, dict] = {}
         s3: dict[str, dict] = {}
         if number is None:
             return tables, s3
         directory = self._generation_dir(number)
         for path in sorted((directory / "tables").glob("*.jsonl")):
-            rows = tables[path.stem] = {}
             with open(path, "rb") as handle:
-                for line in handle:
-                    if line.strip():
-                        key, image = json.loads(line)
-                        rows[key_string(key)] = [key, image]
+                rows = [json.loads(line) for line in handle if line.strip()]
+            tables[path.stem] = {key_string(key): [key, image] for key, image in rows} \
+                if keyed else rows
         index = directory / "s3.json"
         if index.exists():
             s3 = json.loads(index.read_text())
@@ -188,12 +189,24 @@ def apply_record(record: dict, tables: dict[str, dict], s3: dict) -> None:
 def recover(directory: DataDirectory, loader: Loader) -> dict:
     """Load the current generation and replay the journal after it into `loader`.
     Returns what was restored, and the first journal segment number to write next."""
+    # Loading creates millions of long-lived objects: the cyclic collector would rescan
+    # them all again and again (several seconds with 50k items) and find nothing to free.
+    # Frozen afterwards, they stay out of later full collections too (pauses in requests).
+    gc.disable()
+    try:
+        return _recover(directory, loader)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _recover(directory: DataDirectory, loader: Loader) -> dict:
     directory.remove_superseded()
     generation = directory.current()
-    tables, s3 = directory.read_generation(generation)
+    tables, s3 = directory.read_generation(generation, keyed=False)
     counts = {}
     for table, rows in tables.items():
-        loader.load_items(table, (image for _, image in rows.values()))
+        loader.load_items(table, (image for _, image in rows))
         counts[table] = len(rows)
     referenced = set()
     for bucket, objects in s3.items():
