@@ -165,15 +165,7 @@ class Journal:
         """Write out and close the current segment and start the next. The number of the
         segment closed: everything up to it can now be compacted."""
         with self._condition:
-            while self._writing:
-                self._condition.wait()
-            if self._buffer:
-                self._write(self._buffer)
-                self._buffer = []
-                self._written = self._appended
-            os.fdatasync(self._file.fileno())
-            self._dirty = False
-            self._file.close()
+            self._finish_segment()
             closed = self.segment
             self.segment += 1
             self._file = open(self._path(self.segment), "ab")
@@ -183,17 +175,22 @@ class Journal:
 
     def close(self) -> None:
         with self._condition:
-            while self._writing:
-                self._condition.wait()
-            if self._buffer:
-                self._write(self._buffer)
-                self._buffer = []
-                self._written = self._appended
+            self._finish_segment()
             self._closed = True
-            if not self._file.closed:
-                os.fdatasync(self._file.fileno())
-                self._file.close()
+
+    def _finish_segment(self) -> None:
+        """Write what is buffered, fsync and close the open segment (condition held)."""
+        while self._writing:
+            self._condition.wait()
+        if self._buffer:
+            self._write(self._buffer)
+            self._buffer = []
+            self._written = self._appended
             self._condition.notify_all()
+        if not self._file.closed:
+            os.fdatasync(self._file.fileno())
+            self._file.close()
+        self._dirty = False
 
 
 def sync_directory(directory: Path) -> None:
