@@ -68,8 +68,9 @@ def load(network_id: str, count: int) -> None:
 def run(size: int) -> list[tuple]:
     from moto import mock_aws
 
-    from infra.local import moto_patches
-    moto_patches.apply()
+    from infra.local import dynamodb, moto_patches
+    moto_patches.apply()  # the local stack's DynamoDB: moto, indexed, reached in process
+    dynamodb.install_transport(dynamodb.LocalDynamoDB(os.environ["AWS_DEFAULT_REGION"]))
     with mock_aws():
         from chalicelib.services import identity, nodes, tasks
         from chalicelib.store import tables

@@ -23,9 +23,11 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import config  # noqa: E402
-from infra.local import moto_patches  # noqa: E402
+from infra.local import dynamodb, moto_patches  # noqa: E402
 
+# The same DynamoDB the local stack runs: moto, patched, reached in process.
 moto_patches.apply()
+dynamodb.install_transport(dynamodb.LocalDynamoDB(os.environ["AWS_DEFAULT_REGION"]))
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "admin-password"
