@@ -1,8 +1,6 @@
 """What every route owes a client: authentication, and errors in its dialect's shape."""
 import re
 
-import pytest
-
 from chalicelib.api.routing import OPEN, PUBLIC, ROUTES
 from tests.conftest import ADMIN_TOKEN
 

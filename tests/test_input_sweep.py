@@ -19,17 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis_jsonschema import from_schema
 
-import app  # noqa: F401  (declaring the app declares every route in ROUTES)
+import app  # declaring the app declares every route in ROUTES
 from chalicelib.api.inputs import json_schema
 from chalicelib.api.routing import ROUTES
 from tests import hostile
 from tests.conftest import ADMIN_TOKEN, bootstrap_hub, fresh_aws
 
-settings.register_profile("ci", max_examples=6, deadline=None, database=None,
+# Examples per route: a few in `make test`, many under `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
+# Applied to this module's tests only, so other property tests keep their own settings.
+EXAMPLES = {"ci": 6, "fuzz": 150}[os.environ.get("HYPOTHESIS_PROFILE", "ci")]
+SWEEP_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck))
-settings.register_profile("fuzz", max_examples=150, deadline=None, database=None,
-                          suppress_health_check=list(HealthCheck))
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -39,7 +39,6 @@ def client():
     answer at once, calls and blocking receives give up in a fraction of a second."""
     from chalice.test import Client
 
-    from app import app
     from chalicelib import config
     from chalicelib.api.skycetus import messages
     with pytest.MonkeyPatch.context() as patch:
@@ -49,7 +48,7 @@ def client():
         config.reload()
         with fresh_aws():
             bootstrap_hub()
-            with Client(app) as test_client:
+            with Client(app.app) as test_client:
                 yield test_client
     config.reload()
 
@@ -145,6 +144,7 @@ def generated_case(draw, spec):
 
 @pytest.mark.parametrize("spec", ROUTES, ids=lambda s: f"{s.method} {s.path}")
 def test_generated_hostile_input_never_crashes_the_route(client, written, spec):
+    @SWEEP_SETTINGS
     @given(case=generated_case(spec))
     def check(case):
         check_answer(client, case)

@@ -38,7 +38,7 @@ from chalicelib.clock import parse_time
 from chalicelib.errors import FieldError, ValidationFailed
 
 __all__ = ["Input", "field", "Id", "Name", "Word", "Title", "Line", "Text", "Content", "Secret",
-           "Email", "Cursor", "Limit", "Offset", "Percent", "Object", "Words", "Priority",
+           "Email", "Cursor", "Limit", "Offset", "Page", "Percent", "Object", "Words", "Priority",
            "Timestamp", "IdempotencyKey", "decode", "check_path", "check_value", "json_schema"]
 
 
@@ -78,6 +78,13 @@ Words = (Annotated[list[Annotated[str, Meta(max_length=100)]], Meta(max_length=1
 Priority = Annotated[str, Meta(max_length=20)] | Annotated[int, Meta(ge=0, le=9)]
 
 
+class Page(Input):
+    """The platform's paging: `limit`, `offset` (read past), and the cheaper `cursor`."""
+    limit: Limit = 50
+    offset: Offset = 0
+    cursor: Cursor | None = None
+
+
 class Timestamp(datetime):
     """ISO 8601 (with or without zone; none is UTC) or epoch seconds or milliseconds,
     within the years 1970-9999. Handlers receive an aware datetime."""
@@ -110,48 +117,43 @@ def decode(model: type[Input], *, query: dict, body: dict | None = None) -> Inpu
     merged = {k: v for k, v in query.items() if v != ""}  # `?limit=` means no limit given
     if body:
         merged.update((k, v) for k, v in body.items() if v is not None)
-    where = "body" if body is not None else "query"
-    # Unsound input is refused before conversion too: msgspec cannot even read a string
-    # with a lone surrogate as a number. Undeclared fields are ignored, so not checked.
+    # Undeclared fields are ignored, so not checked.
     declared = {k: merged[k] for k in model.__struct_encode_fields__ if k in merged}
-    problem = _unsound(declared, (), depth=-1)
-    if problem is None:
-        try:
-            value = msgspec.convert(merged, model, strict=False, dec_hook=_dec_hook)
-        except msgspec.ValidationError as error:
-            problem = _field_error(str(error), model)
-        else:
-            problem = _unsound(value, ())
+    value, problem = _convert(merged, model, declared, depth=-1)
     if problem:
-        raise _invalid(problem, query, body or {}, where)
+        head = problem.loc[0] if problem.loc else None
+        source = "body" if head in (body or {}) else "query" if head in query else \
+            "body" if body is not None else "query"
+        raise _failure([FieldError((source, *problem.loc), problem.message, problem.type)])
     return value
 
 
 def check_value(kind, value, loc: tuple):
     """One value (a header, a path parameter) as `kind`, or ValidationFailed at `loc`."""
-    problem = _unsound(value, ())
-    if problem is None:
-        try:
-            checked = msgspec.convert(value, kind, strict=False, dec_hook=_dec_hook)
-        except msgspec.ValidationError as error:
-            problem = _field_error(str(error), None)
-        else:
-            problem = _unsound(checked, ())
+    checked, problem = _convert(value, kind, value, depth=0)
     if problem:
         raise _failure([FieldError(loc + problem.loc, problem.message, problem.type)])
     return checked
+
+
+def _convert(value, kind, raw, depth: int) -> tuple[Any, FieldError | None]:
+    """(`value` as `kind`, None) or (None, the first problem). `raw` (the declared fields
+    at `depth` -1, or one value) is checked for soundness first: msgspec cannot even read
+    a string with a lone surrogate as a number."""
+    problem = _unsound(raw, (), depth)
+    if problem:
+        return None, problem
+    try:
+        converted = msgspec.convert(value, kind, strict=False, dec_hook=_dec_hook)
+    except msgspec.ValidationError as error:
+        return None, _field_error(str(error), kind)
+    return converted, _unsound(converted, ())
 
 
 def check_path(params: dict) -> None:
     """Path parameters are ids: they end up in keys, so the same rule holds."""
     for name, value in params.items():
         check_value(Id, value, ("path", name))
-
-
-def _invalid(problem: FieldError, query: dict, body: dict, where: str) -> ValidationFailed:
-    head = problem.loc[0] if problem.loc else None
-    source = "body" if head in body else "query" if head in query else where
-    return _failure([FieldError((source, *problem.loc), problem.message, problem.type)])
 
 
 def _failure(errors: list[FieldError]) -> ValidationFailed:
@@ -294,7 +296,7 @@ def _describe(what: str, model, path: tuple) -> tuple[str, str]:
 
 def _literal_values(model, path: tuple) -> tuple:
     """The allowed values of an enum field at the top level of `model`."""
-    if model is None or len(path) != 1:
+    if not (isinstance(model, type) and issubclass(model, Struct)) or len(path) != 1:
         return ()
     from msgspec import inspect
     for item in inspect.type_info(model).fields:

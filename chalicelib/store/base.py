@@ -34,7 +34,7 @@ def meta(name: str) -> type:
     })
 
 
-class Record(Model):
+class TableModel(Model):
     """Base of every table's model. Every write — `save`, `update`, `delete`, and the same
     inside a transaction — passes `check_write` first, so an item DynamoDB would refuse
     (over 400 KB, a key over its size, text that is not text or not well-formed Unicode)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 MAX_CONNECTION_S = 2 * 3600
 
 
-class ConnectionRecord(Record):
+class ConnectionRecord(TableModel):
     Meta = meta("connections")
 
     pk = UnicodeAttribute(hash_key=True)

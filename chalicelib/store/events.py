@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 RETENTION_S = 7 * 24 * 3600
 
 
-class EventRecord(Record):
+class EventRecord(TableModel):
     Meta = meta("events")
 
     pk = UnicodeAttribute(hash_key=True)

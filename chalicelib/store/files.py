@@ -14,7 +14,7 @@ from __future__ import annotations
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 READY, PENDING = "ready", "pending"
 
@@ -36,7 +36,7 @@ class ByDeadline(GlobalSecondaryIndex):
     upload_deadline = NumberAttribute(hash_key=True)
 
 
-class FileRecord(Record):
+class FileRecord(TableModel):
     Meta = meta("files")
 
     pk = UnicodeAttribute(hash_key=True)

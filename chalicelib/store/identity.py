@@ -16,10 +16,10 @@ from __future__ import annotations
 from pynamodb.attributes import (JSONAttribute, NumberAttribute, UnicodeAttribute,
                                  UnicodeSetAttribute)
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 
-class IdentityRecord(Record):
+class IdentityRecord(TableModel):
     Meta = meta("identity")
 
     pk = UnicodeAttribute(hash_key=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 
-class LedgerRecord(Record):
+class LedgerRecord(TableModel):
     Meta = meta("ledger")
 
     pk = UnicodeAttribute(hash_key=True)

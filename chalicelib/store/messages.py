@@ -19,7 +19,7 @@ from pynamodb.attributes import (BooleanAttribute, JSONAttribute, NumberAttribut
                                  UnicodeAttribute)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 
 class ByRecipient(GlobalSecondaryIndex):
@@ -40,7 +40,7 @@ class BySender(GlobalSecondaryIndex):
     msg_id = UnicodeAttribute(range_key=True)
 
 
-class MessageRecord(Record):
+class MessageRecord(TableModel):
     Meta = meta("messages")
 
     pk = UnicodeAttribute(hash_key=True)

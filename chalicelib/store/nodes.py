@@ -10,10 +10,10 @@ from __future__ import annotations
 from pynamodb.attributes import (BooleanAttribute, JSONAttribute, ListAttribute, NumberAttribute,
                                  UnicodeAttribute)
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 
-class NodeRecord(Record):
+class NodeRecord(TableModel):
     Meta = meta("nodes")
 
     pk = UnicodeAttribute(hash_key=True)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute)
 
-from chalicelib.store.base import Record, meta
+from chalicelib.store.base import TableModel, meta
 
 
-class TaskRecord(Record):
+class TaskRecord(TableModel):
     Meta = meta("tasks")
 
     pk = UnicodeAttribute(hash_key=True)

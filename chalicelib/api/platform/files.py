@@ -9,16 +9,13 @@ Lists are bare arrays, newest first, with `limit`/`offset` and the next `cursor`
 from chalice import Response
 
 from chalicelib.api import transfer
-from chalicelib.api.inputs import Cursor, Input, Limit, Offset
+from chalicelib.api.inputs import Page
 from chalicelib.api.platform import router
 from chalicelib.services import files
 
 
-class FileQuery(Input):
+class FileQuery(Page):
     task_id: transfer.TaskRef | None = None
-    limit: Limit = 50
-    offset: Offset = 0
-    cursor: Cursor | None = None
 
 
 @router.route("/api/v1/files", query=FileQuery)

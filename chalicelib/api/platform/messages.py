@@ -2,19 +2,15 @@
 is the recipient's node id, `agent_id` filters on the recipient."""
 from chalice import Response
 
-from chalicelib.api.inputs import (Content, Cursor, IdempotencyKey, Id, Input, Limit, Line, Name,
-                                   Offset, Word)
+from chalicelib.api.inputs import Content, IdempotencyKey, Id, Input, Line, Name, Page, Word
 from chalicelib.api.platform import router
 from chalicelib.clock import iso
 from chalicelib.services import messaging
 
 
-class MessageQuery(Input):
+class MessageQuery(Page):
     agent_id: Id | None = None
     channel: Name | None = None
-    limit: Limit = 50
-    offset: Offset = 0
-    cursor: Cursor | None = None
 
 
 class NewMessage(Input):

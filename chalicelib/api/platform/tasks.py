@@ -8,24 +8,21 @@ from typing import Annotated
 from chalice import Response
 from msgspec import Meta
 
-from chalicelib.api.inputs import (Cursor, IdempotencyKey, Id, Input, Limit, Object, Offset,
-                                   Priority, Text, Timestamp, Title, Word, Words)
+from chalicelib.api.inputs import (IdempotencyKey, Id, Input, Object, Page, Priority, Text,
+                                   Timestamp, Title, Word, Words)
 from chalicelib.api.outputs import as_text
 from chalicelib.api.platform import router
 from chalicelib.clock import iso
 from chalicelib.services import tasks
 
 
-class TaskQuery(Input):
+class TaskQuery(Page):
     """`status_filter` is the platform's name; `status` is accepted too."""
     status_filter: Word | None = None
     status: Word | None = None
     priority: Word | None = None
     agent_id: Id | None = None
     worker_id: Id | None = None
-    limit: Limit = 50
-    offset: Offset = 0
-    cursor: Cursor | None = None
 
 
 class NewTask(Input):
