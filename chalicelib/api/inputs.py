@@ -61,7 +61,7 @@ Line = Annotated[str, Meta(max_length=500)]                      # subjects, rea
 Text = Annotated[str, Meta(max_length=65_536)]                   # descriptions, instructions
 Content = Annotated[str, Meta(max_length=262_144)]               # message bodies
 Secret = Annotated[str, Meta(min_length=1, max_length=1024)]     # passwords, tokens, codes
-Email = Annotated[str, Meta(min_length=3, max_length=255)]
+Email = Annotated[str, Meta(min_length=1, max_length=255)]     # emails and logins
 Cursor = Annotated[str, Meta(max_length=2048)]
 IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=200)]
 Limit = Annotated[int, Meta(ge=1, le=500)]

@@ -28,7 +28,7 @@ class NewWorker(Input):
     worker_id: Id | None = None
     name: Name | None = None
     capabilities: Words | None = None
-    max_agents: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    max_agents: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     hostname: Annotated[str, Meta(max_length=255)] | None = None
     ip_address: Annotated[str, Meta(max_length=64)] | None = None
     cpu_cores: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None

@@ -13,7 +13,7 @@ class NewNode(Input):
     node_id: Id
     name: Name
     capabilities: Words | None = None
-    max_concurrent: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    max_concurrent: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
 
 
 class Heartbeat(Input):
