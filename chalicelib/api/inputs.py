@@ -229,13 +229,14 @@ _TYPE_NAMES = {"str": ("string_type", "a valid string"), "int": ("int_type", "a 
                "object": ("dict_type", "a valid dictionary"), "array": ("list_type", "a valid list"),
                "Timestamp": ("datetime_type", "a valid timestamp")}
 _PARSING = {"int": "int_parsing", "float": "float_parsing", "bool": "bool_parsing"}
-_EXPECTED = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`$")
-_LENGTH = re.compile(r"^Expected `(\w+)` of length (<=|>=) (\d+)$")
-_RANGE = re.compile(r"^Expected `(\w+)` (<=|>=|<|>) (\S+)$")
-_PATTERN = re.compile(r"^Expected `str` matching regex '(.*)'$", re.S)
-_MISSING = re.compile(r"^Object missing required field `([^`]+)`$")
-_ENUM = re.compile(r"^Invalid enum value (.*)$", re.S)
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+# (Patterns as text: `re` compiles and caches them on the first refusal, not at import.)
+_EXPECTED = r"^Expected `([^`]+)`, got `([^`]+)`$"
+_LENGTH = r"^Expected `(\w+)` of length (<=|>=) (\d+)$"
+_RANGE = r"^Expected `(\w+)` (<=|>=|<|>) (\S+)$"
+_PATTERN = r"(?s)^Expected `str` matching regex '(.*)'$"
+_MISSING = r"^Object missing required field `([^`]+)`$"
+_ENUM = r"(?s)^Invalid enum value (.*)$"
+_PATH_PART = r"\.([^.\[]+)|\[(\d+|\.\.\.)\]"
 _PATTERN_WORDS = {ID_PATTERN: "1-128 characters, without '#', slashes or control characters"}
 _RANGE_WORDS = {"<=": ("less_than_equal", "less than or equal to"),
                 ">=": ("greater_than_equal", "greater than or equal to"),
@@ -246,17 +247,17 @@ def _field_error(text: str, model) -> FieldError:
     what, _, where = text.partition(" - at `")
     path = tuple(name if name is not None else (int(index) if index.isdigit() else "*")
                  for name, index in ((m.group(1), m.group(2))
-                                     for m in _PATH_PART.finditer(where.rstrip("`"))))
+                                     for m in re.finditer(_PATH_PART, where.rstrip("`"))))
     message, kind = _describe(what, model, path)
     if kind == "missing":
-        path += (_MISSING.match(what).group(1),)
+        path += (re.match(_MISSING, what).group(1),)
     return FieldError(path, message, kind)
 
 
 def _describe(what: str, model, path: tuple) -> tuple[str, str]:
-    if _MISSING.match(what):
+    if re.match(_MISSING, what):
         return "Field required", "missing"
-    match = _EXPECTED.match(what)
+    match = re.match(_EXPECTED, what)
     if match:
         expected = [t for t in match.group(1).split(" | ") if t != "null"]
         got = match.group(2)
@@ -266,7 +267,7 @@ def _describe(what: str, model, path: tuple) -> tuple[str, str]:
         if got == "str" and expected[0] in _PARSING:
             return f"Input should be {words}, unable to parse the string", _PARSING[expected[0]]
         return f"Input should be {words}", kind
-    match = _LENGTH.match(what)
+    match = re.match(_LENGTH, what)
     if match:
         kind, op, n = match.groups()
         noun = "String" if kind == "str" else "Value"
@@ -276,17 +277,17 @@ def _describe(what: str, model, path: tuple) -> tuple[str, str]:
                                                               else "too_long")
         return f"{noun} should have at least {n} {unit}", ("string_too_short" if kind == "str"
                                                            else "too_short")
-    match = _RANGE.match(what)
+    match = re.match(_RANGE, what)
     if match:
         _, op, bound = match.groups()
         kind, words = _RANGE_WORDS[op]
         return f"Input should be {words} {bound}", kind
-    match = _PATTERN.match(what)
+    match = re.match(_PATTERN, what)
     if match:
         pattern = match.group(1)
         return (f"Input should be {_PATTERN_WORDS.get(pattern, f'a string matching {pattern}')}",
                 "string_pattern_mismatch")
-    match = _ENUM.match(what)
+    match = re.match(_ENUM, what)
     if match:
         allowed = _literal_values(model, path)
         choices = f": one of {', '.join(map(repr, allowed))}" if allowed else ""
