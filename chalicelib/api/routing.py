@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from chalice import Blueprint, Response
@@ -38,8 +38,7 @@ MAX_JSON_BODY = 1024 * 1024
 log = logs.get("api")
 
 
-@dataclass(frozen=True)
-class RouteSpec:
+class RouteSpec(NamedTuple):
     path: str
     method: str
     dialect: str

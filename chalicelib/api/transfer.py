@@ -16,8 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from chalice import Response
 from msgspec import Meta
@@ -58,12 +57,11 @@ def too_large_message(size: int | None = None) -> str:
             "/api/v1/files/{file_id}/complete to record the file")
 
 
-@dataclass
-class Upload:
+class Upload(NamedTuple):
     data: bytes
     filename: str | None
     content_type: str | None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict
     task_id: str | None = None
 
 
