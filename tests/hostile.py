@@ -5,7 +5,9 @@ keys and ids, broken and non-object bodies.
 Used by tests/test_input_sweep.py (the property test and the deterministic sweep) and by
 `python -m tests.hostile`, which runs the sweep once and prints how many answers were 5xx.
 The route table it works from is plain JSON (`route_table()`), so the same sweep can be
-replayed against another revision of the app.
+replayed against another revision of the app: dump the table here, copy this file and
+tests/conftest.py into the other checkout, and run `python -m tests.hostile table.json`
+there (that is how the "before" count in the README was taken).
 """
 from __future__ import annotations
 
