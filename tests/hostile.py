@@ -32,6 +32,7 @@ QUERY_VALUES = ["x" * 2000, "%ED%A0%80", "-1", "NaN", "1e400", str(HUGE), "true"
 RAW_BODIES = [b"[1, 2]", b'"text"', b"null", b"{not json", b"[" * 100_000,
               json.dumps({LONG_KEY: "v"}).encode(), b"\xff\xfe"]
 PATH_VALUES = ["i" * 2000, "a%23b", "%ED%A0%80", "..", "%00", "\u00e9t\u00e9"]
+REFUSAL_MAX_BYTES = 4096  # a refusal names what is wrong; it never echoes the input back
 
 
 def plausible(kind: dict):
@@ -219,7 +220,8 @@ def _scan(client, table: str):
 
 def run_sweep(client, routes: list[dict], headers: dict, report=print,
               stored_problems=stored_type_problems) -> tuple[int, int, set]:
-    """Send every case of every route; (requests, 5xx answers, stored-type problems).
+    """Send every case of every route; (requests, failures: 5xx answers and refusals that
+    echo the input, stored-type problems).
 
     `stored_problems()` is asked after every accepted write, since a later write may
     overwrite a wrong value an earlier one stored."""
@@ -231,6 +233,10 @@ def run_sweep(client, routes: list[dict], headers: dict, report=print,
             if response.status_code >= 500:
                 failures += 1
                 report(f"{response.status_code} {case.method} {route['path']} {case.what}")
+            elif response.status_code >= 400 and len(response.body) > REFUSAL_MAX_BYTES:
+                failures += 1
+                report(f"{case.method} {route['path']} {case.what}: a refusal of "
+                       f"{len(response.body)} bytes echoes the input")
             elif response.status_code < 300 and case.method != "GET":
                 for problem in set(stored_problems()) - stored:
                     stored.add(problem)

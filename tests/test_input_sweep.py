@@ -70,6 +70,8 @@ def written(monkeypatch):
 def check_answer(client, case: hostile.Case):
     response = hostile.send(client, case, HEADERS)
     assert response.status_code < 500, (case.method, case.url[:200], case.what, response.body[:300])
+    assert response.status_code < 400 or len(response.body) <= hostile.REFUSAL_MAX_BYTES, \
+        (case.what, "a refusal echoes the input", response.body[:300])
     if response.body and response.headers.get("Content-Type", "").startswith("application/json"):
         hostile.strict_json(response.body)
     return response

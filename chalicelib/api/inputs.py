@@ -291,8 +291,13 @@ def _describe(what: str, model, path: tuple) -> tuple[str, str]:
     if match:
         allowed = _literal_values(model, path)
         choices = f": one of {', '.join(map(repr, allowed))}" if allowed else ""
-        return f"Input should be an allowed value{choices} (got {match.group(1)})", "enum"
-    return what, "value_error"
+        return f"Input should be an allowed value{choices} (got {_clip(match.group(1))})", "enum"
+    return _clip(what), "value_error"
+
+
+def _clip(echo: str, limit: int = 80) -> str:
+    """What a refusal quotes of the input: never the whole of a megabyte."""
+    return echo if len(echo) <= limit else f"{echo[:limit]}... ({len(echo)} characters)"
 
 
 def _literal_values(model, path: tuple) -> tuple:
