@@ -35,7 +35,7 @@ class _Monotonic:
             value = self._last[ms] + 1 if ms in self._last else self._fresh()
             self._last[ms] = value
             if len(self._last) > self.KEEP:
-                del self._last[min(self._last)]
+                del self._last[next(iter(self._last))]  # the least recently started
             return value
 
 
