@@ -1,11 +1,10 @@
 """What happens after a change is committed: pushes to live WebSocket connections.
 
-- a task assigned to a node that holds a `/ws/node` connection is pushed to it as
-  TASK_ASSIGN (whichever dialect created or routed the task);
 - every event goes to the platform `/ws` connections subscribed to its type;
 - a node account's balance change goes to the node as CREDIT_UPDATE.
 Pushes are a fast path, never the only copy: a push to a gone connection forgets the
-connection, and the node catches up from the durable store when it registers again.
+connection. (Tasks are pushed to their nodes by services/handoff.py, which also decides
+whether a task was already handed.)
 """
 from __future__ import annotations
 
@@ -18,10 +17,8 @@ from chalicelib import logs
 from chalicelib.push.envelopes import node_envelope, platform_event
 from chalicelib.services import connections
 from chalicelib.store.nodes import NodeRecord, node_key
-from chalicelib.store.tasks import TaskRecord, task_key
 
 log = logs.get("fanout")
-ASSIGNED_EVENTS = ("task.created", "task.updated")
 SUBSCRIBERS_TTL_S = 1.0
 
 _subscribers: dict[str, tuple[float, list]] = {}
@@ -53,34 +50,9 @@ def _node_connection(network_id: str, node_id: str) -> str | None:
     return node.connection_id
 
 
-def task_assign_payload(task) -> dict:
-    payload = task.payload or {}
-    return {"task_id": task.task_id, "task_type": task.task_type or next(iter(task.capabilities or []), "task"),
-            "content": payload.get("content") or task.description or task.title,
-            "params": payload.get("params") or {}, "reward": int(task.lux_reward or 0),
-            "stream": False, "title": task.title, "priority": task.priority}
-
-
-def push_assignment(network_id: str, task_id: str, node_id: str) -> bool:
-    """TASK_ASSIGN to the node's live connection; False if it has none (it pulls instead)."""
-    connection_id = _node_connection(network_id, node_id)
-    if not connection_id:
-        return False
-    try:
-        task = TaskRecord.get(*task_key(network_id, task_id), consistent_read=True)
-    except DoesNotExist:
-        return False
-    if task.status not in ("assigned", "running") or task.assigned_node != node_id:
-        return False
-    return connections.deliver(connection_id, node_envelope("TASK_ASSIGN", task_assign_payload(task)))
-
-
 def announce(network_id: str, events) -> None:
     for event in events:
         try:
-            data = event.data or {}
-            if event.type in ASSIGNED_EVENTS and data.get("status") == "assigned" and data.get("node_id"):
-                push_assignment(network_id, data["task_id"], data["node_id"])
             for connection in _event_subscribers(network_id):
                 wanted = connection.subscriptions or set()
                 if event.type in wanted or "*" in wanted:

@@ -10,7 +10,8 @@ Keys
             second read; removed when delivered, or when acknowledged for `require_ack`)
 - reply     pk NET#<net>#REPLY#<event_id>     sk <reply_id>       (Hub2d replies)
 - presence  pk NET#<net>#PRESENCE             sk <subscriber>     (stream readers, expiring)
-- idempotency pk NET#<net>#IDEM#<key>          sk IDEM             → the message it sent
+- idempotency pk NET#<net>#IDEM#<account>      sk KEY#<key>        → the message it sent
+            (store.base.idempotency_key: keys are per principal)
 Message ids are ULIDs (`msg-…`): key order is time order.
 """
 from __future__ import annotations
@@ -74,6 +75,7 @@ class MessageRecord(Model):
     orig_len = NumberAttribute(null=True)
     latency_ms = NumberAttribute(null=True)
     expires_at = NumberAttribute(null=True)        # epoch seconds: the table's TTL attribute
+    request_hash = UnicodeAttribute(null=True)     # idempotency marker: what the send asked
 
     by_recipient = ByRecipient()
     by_sender = BySender()
@@ -98,6 +100,3 @@ def replies_pk(network_id: str, event_id: str) -> str:
 def presence_pk(network_id: str) -> str:
     return f"NET#{network_id}#PRESENCE"
 
-
-def idempotency_key(network_id: str, key: str) -> tuple[str, str]:
-    return f"NET#{network_id}#IDEM#{key}", "IDEM"

@@ -37,7 +37,7 @@ def upload_url(req):
     record, url = files.start_upload(req.principal, filename=req.arg("filename"),
                                      content_type=req.arg("content_type"), size=size,
                                      task_id=req.arg("task_id"), metadata=req.arg("metadata"),
-                                     source="platform")
+                                     source="platform", idempotency_key=req.idempotency_key())
     return Response(status_code=201, body={
         **transfer.describe(record), "file_id": record.file_id, "upload_url": url,
         "method": "PUT", "expires_in": files.URL_TTL_S,

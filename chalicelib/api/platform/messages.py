@@ -30,7 +30,8 @@ def list_messages(req):
 def send(req):
     body = req.json
     message, sent = messaging.send(
-        req.principal.network_id, sender=require(body.get("sender_agent_id"), "sender_agent_id"),
+        req.principal.network_id, account_id=req.principal.account_id,
+        sender=require(body.get("sender_agent_id"), "sender_agent_id"),
         recipient=require(body.get("recipient_agent_id"), "recipient_agent_id"),
         content=require(body.get("body"), "body"), channel=body.get("channel"),
         subject=body.get("subject"), type=body.get("message_type") or "text", source="platform",

@@ -36,7 +36,7 @@ def _flag(value, field: str) -> bool:
 
 @router.route("/api/v1/message/send", methods=["POST"])
 def send(req):
-    message, _ = messaging.send(req.principal.network_id,
+    message, _ = messaging.send(req.principal.network_id, account_id=req.principal.account_id,
                                 sender=require(req.arg("from_node"), "from_node"),
                                 recipient=require(req.arg("to_node"), "to_node"),
                                 content=require(req.arg("content"), "content"),
