@@ -10,6 +10,7 @@ import os
 import secrets
 import string
 import threading
+from collections import OrderedDict
 
 from chalicelib.clock import now_ms
 
@@ -23,19 +24,21 @@ def _encode_time(ms: int) -> str:
 
 class _Monotonic:
     """Per-millisecond sequence: a fresh random start for each millisecond, then +1.
-    A few recent milliseconds are remembered, since threads may interleave stamps."""
+    The milliseconds used most recently are remembered, since threads may interleave
+    stamps (and a caller may pass a stamp older than the others)."""
 
     KEEP = 64
 
     def __init__(self, fresh):
-        self._fresh, self._lock, self._last = fresh, threading.Lock(), {}
+        self._fresh, self._lock, self._last = fresh, threading.Lock(), OrderedDict()
 
     def next(self, ms: int) -> int:
         with self._lock:
             value = self._last[ms] + 1 if ms in self._last else self._fresh()
             self._last[ms] = value
+            self._last.move_to_end(ms)
             if len(self._last) > self.KEEP:
-                del self._last[min(self._last)]
+                self._last.popitem(last=False)
             return value
 
 

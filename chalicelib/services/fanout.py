@@ -16,6 +16,8 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib import logs
 from chalicelib.push.envelopes import node_envelope, platform_event
 from chalicelib.services import connections
+from chalicelib.store.base import in_parallel
+from chalicelib.store.ledger import LedgerRecord, account_pk
 from chalicelib.store.nodes import NodeRecord, node_key
 
 log = logs.get("fanout")
@@ -62,15 +64,19 @@ def announce(network_id: str, events) -> None:
 
 
 def credit_changed(network_id: str, account_id: str, entry, reason: str) -> None:
-    """CREDIT_UPDATE to a node whose account changed, if it is connected."""
+    """CREDIT_UPDATE to a node whose account changed, if it is connected, with the balance
+    as it stands after the change (and any that landed with it)."""
     if not account_id.startswith("node:"):
         return
     node_id = account_id[len("node:"):]
     try:
-        connection_id = _node_connection(network_id, node_id)
+        connection_id, account = in_parallel(
+            lambda: _node_connection(network_id, node_id),
+            lambda: LedgerRecord.get(account_pk(network_id, account_id), "ACCOUNT",
+                                     consistent_read=True))
         if connection_id:
             connections.deliver(connection_id, node_envelope("CREDIT_UPDATE", {
-                "node_id": node_id, "balance": int(entry.balance_after),
+                "node_id": node_id, "balance": int(account.balance),
                 "change": int(entry.amount), "reason": reason, "task_id": entry.task_id}))
     except Exception:
         log.exception("credit push failed", extra={"network_id": network_id})

@@ -7,7 +7,12 @@ Rules
   the change it pays for (a call's task, a completion): there is no separate "post then
   do" step that a crash could split;
 - an entry is applied at most once per key (`charge:<task>`, `refund:<task>`, `reward:<task>`);
-- a balance never goes negative: a charge that would is refused with PaymentRequired.
+- a balance never goes negative: a debit is conditioned on the balance covering it, and
+  refused with PaymentRequired when it does not.
+Balances change by adding (DynamoDB ADD), never by writing a value read before: concurrent
+changes to one account (a client's parallel calls, a busy node's rewards) all apply, none
+has to be retried because another landed first. So an entry records its amount, not the
+balance after it (that would need every change to an account to wait for the one before).
 """
 from __future__ import annotations
 
@@ -76,43 +81,44 @@ def _open(tx, network_id: str, account_id: str, balance: int, stamp: int, **tota
     if grant:
         tx_id = new_id("tx")
         tx.save(L(pk, f"TX#{tx_id[3:]}", account_id=account_id, tx_id=tx_id, tx_type="grant",
-                  amount=grant, balance_after=grant, memo="starting grant", created_at=stamp))
+                  amount=grant, memo="starting grant", created_at=stamp))
 
 
 def add_to_transaction(tx, posting: Posting, account: L | None) -> L:
     """Add a posting's writes to `tx`; `account` is its current state (`account_state`),
     None for an account never used, which the transaction then opens with its grant.
 
-    The balance update is conditioned on the balance read (or on the account still being
-    new), so a concurrent change cancels the whole transaction and the caller retries with
-    a fresh read. The entry's key marker is conditioned on being new: a posting applies once.
+    A debit is conditioned on the balance still covering it (a concurrent change that
+    leaves too little cancels the transaction: read again, and PaymentRequired if it is
+    short); opening is conditioned on the account being new. The entry's key marker is
+    conditioned on being new: a posting applies once.
     """
     if posting.tx_type not in ENTRY_TYPES:
         raise ValueError(f"unknown entry type {posting.tx_type}")
     if not isinstance(posting.amount, int) or isinstance(posting.amount, bool):
         raise ValidationFailed("amount", "amounts are whole credits")
     before = account.balance if account is not None else starting_grant(posting.account_id)
-    balance_after = before + posting.amount
-    if balance_after < 0:
+    if before + posting.amount < 0:
         raise PaymentRequired(f"insufficient credits: balance {before}, needs {-posting.amount}")
     earned = posting.amount if posting.tx_type == "reward" and posting.amount > 0 else 0
     spent = -posting.amount if posting.amount < 0 or posting.tx_type == "refund" else 0
     stamp = now_ms()
     pk = account_pk(posting.network_id, posting.account_id)
     if account is None:
-        _open(tx, posting.network_id, posting.account_id, balance_after, stamp,
+        _open(tx, posting.network_id, posting.account_id, before + posting.amount, stamp,
               total_earned=earned, total_spent=spent)
     else:
-        actions = [L.balance.set(balance_after)]
+        actions = [L.balance.add(posting.amount)]
         if earned:
             actions.append(L.total_earned.add(earned))
         if spent:
             actions.append(L.total_spent.add(spent))
-        tx.update(account, actions=actions, condition=L.balance == account.balance)
+        tx.update(account, actions=actions,
+                  condition=L.balance >= -posting.amount if posting.amount < 0 else L.pk.exists())
     tx_id = new_id("tx")
     entry = L(pk, f"TX#{tx_id[3:]}", account_id=posting.account_id, tx_id=tx_id,
-              tx_type=posting.tx_type, amount=posting.amount, balance_after=balance_after,
-              task_id=posting.task_id, memo=posting.memo, created_at=stamp)
+              tx_type=posting.tx_type, amount=posting.amount, task_id=posting.task_id,
+              memo=posting.memo, created_at=stamp)
     tx.save(entry)
     tx.save(L(pk, f"KEY#{posting.key}", account_id=posting.account_id, tx_id=tx_id,
               created_at=stamp), condition=L.pk.does_not_exist())

@@ -480,9 +480,9 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
             if attempt + 1 == CREATE_ATTEMPTS:
                 raise Conflict("the nodes this task could go to are changing too fast; "
                                "try again") from None
-            # the chosen node filled up, or the account moved: read again (a task that
-            # may wait is queued rather than chased from node to node)
-            routing = connected_node_only
+            # the chosen node filled up, or the account moved: read again; a task that
+            # may wait is queued before the last attempt rather than chased from node to node
+            routing = connected_node_only or attempt + 2 < CREATE_ATTEMPTS
     if target is None:
         _stats(network_id, _created_counts(task))
     elif connected_node_only:
@@ -515,11 +515,11 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
             tx.save(T(held_pk(network_id, target.node_id), f"TASK#{task.task_id}",
                       task_id=task.task_id, lease_expires_at=stamp + settings().lease_s * 1000))
             actions = [N.active_tasks.add(1), N.last_assigned_at.set(stamp)]
-            condition = N.active_tasks < N.max_concurrent
-            if hand_off:
+            if hand_off:  # routed: waits to be handed, and needs room
                 actions.append(N.handoff.add({task.task_id}))
-            else:  # it is pushed on this connection right after: it must still be there
-                condition &= N.connection_id == target.connection_id
+                condition = N.active_tasks < N.max_concurrent
+            else:  # pushed on this connection right after: it must still be there
+                condition = N.connection_id == target.connection_id
             tx.update(target, actions=actions, condition=condition)
             _count_in(tx, network_id, target.node_id, _created_counts(task))
         else:
@@ -543,33 +543,44 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
 # --------------------------------------------------------------------------- routing
 
 
-def _eligible(node: N, task_like: T, at_ms: int) -> bool:
+def _eligible(node: N, task_like: T, at_ms: int, *, needs_room: bool = True) -> bool:
     return (node.approved and nodes.is_online(node, at_ms)
             and set(task_like.capabilities or []) <= set(node.capabilities)
-            and node.active_tasks < node.max_concurrent)
+            and (node.active_tasks < node.max_concurrent or not needs_room))
 
 
-def _rank_nodes(candidates: list[N]) -> list[N]:
+def _rank(node: N) -> tuple:
     """Least loaded first; among equals, the one that waited longest since its last task."""
-    return sorted(candidates, key=lambda n: (n.active_tasks / max(n.max_concurrent, 1),
-                                             float(n.load or 0), n.last_assigned_at, n.node_id))
+    return node.active_tasks / max(node.max_concurrent, 1), float(node.load or 0), \
+        node.last_assigned_at
+
+
+def _best(candidates: list[N]) -> N | None:
+    """The best ranked node; among nodes ranked equal (fresh nodes that never had a task),
+    one at random, so tasks created at the same moment do not all race for the same one."""
+    if not candidates:
+        return None
+    top = min(_rank(n) for n in candidates)
+    return random.choice([n for n in candidates if _rank(n) == top])
 
 
 def _choose_node(network_id: str, task: T, online: list[N] | None = None, *,
                  connected_only: bool = False) -> N | None:
     """The node to give `task` to, or None. `connected_only` keeps nodes that hold a
-    WebSocket connection (a synchronous call needs one to push to)."""
+    WebSocket connection (a synchronous call needs one to push to); such a call goes to
+    the least loaded of them even when all are busy — it cannot wait in the queue, and
+    its caller waits for it anyway (the GemmaNet coordinator does the same)."""
     at = now_ms()
 
     def fits(node: N) -> bool:
-        return _eligible(node, task, at) and (node.connection_id or not connected_only)
+        return _eligible(node, task, at, needs_room=not connected_only) and \
+            (node.connection_id or not connected_only)
     if task.requested_node:
         wanted = nodes.find(network_id, task.requested_node)
         if wanted is not None and fits(wanted):
             return wanted  # an explicit assignment is honoured when the node can take it
     pool = online if online is not None else nodes.list_nodes(network_id, online_only=True)
-    ranked = _rank_nodes([n for n in pool if fits(n)])
-    return ranked[0] if ranked else None
+    return _best([n for n in pool if fits(n)])
 
 
 def _queue_heads(network_id: str, capabilities, window: int, eligible=lambda entry: True,
