@@ -21,6 +21,27 @@ def offline_aws() -> None:
         os.environ.pop(name, None)
 
 
+BENCH_TOKEN, BENCH_SECRET = "bench-token", "bench-secret"
+
+
+@contextlib.contextmanager
+def in_process_hub():
+    """The app's services in this process, on moto, with the default network bootstrapped
+    (its admin token BENCH_TOKEN, its shared secret BENCH_SECRET)."""
+    offline_aws()
+    from moto import mock_aws
+
+    from infra.local import moto_patches
+    moto_patches.apply()
+    with mock_aws():
+        from chalicelib.services import identity
+        from chalicelib.store import tables
+        tables.create_all()
+        identity.bootstrap(admin_email="bench@example.test", admin_password="bench-password",
+                           shared_secret=BENCH_SECRET, admin_token=BENCH_TOKEN)
+        yield
+
+
 class Meter:
     """Counts DynamoDB calls and the items they read, by wrapping botocore's one call path
     (`BaseClient._make_api_call`), and notes when each ran, to tell calls made one after

@@ -34,7 +34,7 @@ from types import SimpleNamespace
 
 import requests
 
-from bench import Meter, latency_summary, local_stack, offline_aws, round_trips
+from bench import BENCH_TOKEN, Meter, in_process_hub, latency_summary, local_stack, round_trips
 from tests.localstack import STACK_CREDENTIALS, free_port
 
 BLOCK = 25
@@ -53,20 +53,11 @@ uvicorn.run(server.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warn
 def critical_path() -> dict:
     """One call, in process, with a node that answers inside the push: the DynamoDB calls
     on the critical path, in round trips, and all the calls the call costs."""
-    offline_aws()
-    from moto import mock_aws
-
-    from infra.local import moto_patches
-    moto_patches.apply()
-    with mock_aws():
+    with in_process_hub():
         from chalicelib import ws
         from chalicelib.push import sockets
         from chalicelib.services import calls, connections, identity
-        from chalicelib.store import tables
-        tables.create_all()
-        identity.bootstrap(admin_email="bench@example.test", admin_password="bench-password",
-                           shared_secret="bench-secret", admin_token="bench-token")
-        principal = identity.resolve_secret("bench-token")
+        principal = identity.resolve_secret(BENCH_TOKEN)
         marks = {}
 
         def frame(msg_type, payload):

@@ -21,7 +21,7 @@ import collections
 import sys
 import time
 
-from bench import Meter, offline_aws
+from bench import BENCH_SECRET, Meter, in_process_hub, offline_aws
 
 offline_aws()
 
@@ -40,17 +40,9 @@ def load(network_id: str, count: int) -> None:
 
 
 def run(size: int) -> list[tuple]:
-    from moto import mock_aws
-
-    from infra.local import moto_patches
-    moto_patches.apply()
-    with mock_aws():
+    with in_process_hub():
         from chalicelib.services import identity, nodes, tasks
-        from chalicelib.store import tables
-        tables.create_all()
-        identity.bootstrap(admin_email="bench@example.test", admin_password="bench-password",
-                           shared_secret="bench-secret", admin_token="bench-token")
-        principal = identity.resolve_secret("bench-secret")
+        principal = identity.resolve_secret(BENCH_SECRET)
         network = principal.network_id
         load(network, size)
         for i in range(100):  # a queue with work in it
