@@ -47,6 +47,49 @@ def test_the_skycetus_curl_examples_work_verbatim(stack, creds):
     assert [e["to_status"] for e in commhub["events"]] == ["delivered", "replied"]
 
 
+def fresh_network(stack, creds) -> requests.Session:
+    """A session holding the token of a network of its own (the shared stack's default
+    network collects other tests' tasks)."""
+    admin = {"Authorization": f"Bearer {creds['admin_token']}"}
+    user = requests.post(stack.url("/api/auth/register"), headers=admin,
+                         json={"username": f"u{time.time_ns()}", "password": "secret-9"}).json()
+    own = {"Authorization": f"Bearer {user['token']}"}
+    network = requests.post(stack.url("/api/networks"), json={"name": "repro"},
+                            headers=own).json()["network_id"]
+    token = requests.post(stack.url("/api/tokens"), json={"name": "t", "network_id": network},
+                          headers=own).json()["token"]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def test_the_issues_reproductions_are_fixed_over_http(stack, creds):
+    """Issue 18 as reported: tasks routed at creation came back through pull as null, and
+    a lone worker got same-priority tasks out of order."""
+    client = fresh_network(stack, creds)
+
+    def post(path, **body):
+        response = client.post(stack.url(path), json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def pull(node_id):
+        task = post("/api/v1/task/pull", node_id=node_id)["task"]
+        return task and task["title"]
+    for node_id in ("a", "b"):
+        post("/api/v1/node/register", node_id=node_id, name=node_id)
+    created = [post("/api/v1/task/create", title=f"t{i}", description="d") for i in range(6)]
+    first, second = (c["assigned_node"] for c in created[:2])
+    assert {first, second} == {"a", "b"} and {c["status"] for c in created[2:]} == {"pending"}
+    assert [pull(second) for _ in range(4)] == ["t1", "t2", "t3", "t4"]
+    assert [pull(first) for _ in range(3)] == ["t0", "t5", None]
+
+    for title in ("t2", "t3", "t4", "t5"):
+        post("/api/v1/task/create", title=f"fifo-{title}", description="d", priority="high")
+    post("/api/v1/node/register", node_id="lone", name="lone")
+    assert [pull("lone") for _ in range(5)] == ["fifo-t2", "fifo-t3", "fifo-t4", "fifo-t5", None]
+
+
 def claim_everything(stack, creds, node_ids, still_creating=lambda: False):
     """Every node pulls until it gets nothing (and nothing more is being created); the
     task ids each was handed, and every answer's status code."""
