@@ -453,9 +453,9 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
     for attempt in range(CREATE_ATTEMPTS):
         # the node to route to and the account to charge: independent reads, one round trip
         target, account = in_parallel(
-            lambda: _choose_node(network_id, task, connected_only=connected_node_only)
+            (lambda: _choose_node(network_id, task, connected_only=connected_node_only))
             if routing else None,
-            lambda: ledger.account_state(network_id, account_id) if charge else None)
+            (lambda: ledger.account_state(network_id, account_id)) if charge else None)
         if target is None and connected_node_only:
             previous = earlier()  # a retried call whose node has gone since: same answer
             if previous is not None:
@@ -760,7 +760,7 @@ def complete(network_id: str, task_id: str, *, node_id: str | None, result,
         # the task and the account a reward would go to: one round trip
         task, account = in_parallel(
             lambda: get(network_id, task_id),
-            lambda: ledger.account_state(network_id, account_id) if node_id else None)
+            (lambda: ledger.account_state(network_id, account_id)) if node_id else None)
         if task.status == "completed":
             if node_id and task.assigned_node != node_id:
                 raise Conflict(f"task {task_id} was completed by another node")

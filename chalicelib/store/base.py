@@ -114,16 +114,18 @@ _pool_lock = threading.Lock()
 
 def in_parallel(*calls):
     """Run independent reads at once and return their results in order: one round trip's
-    latency instead of several. The first exception raised is re-raised."""
+    latency instead of several. A call may be None (nothing to read: its result is None);
+    a lone call runs in this thread. The first exception raised is re-raised."""
     global _pool
-    if len(calls) == 1:
-        return [calls[0]()]
+    wanted = [call for call in calls if call is not None]
+    if len(wanted) <= 1:
+        return [call() if call is not None else None for call in calls]
     with _pool_lock:
         if _pool is None:
             from concurrent.futures import ThreadPoolExecutor
             _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="reads")
-    futures = [_pool.submit(call) for call in calls]
-    return [future.result() for future in futures]
+    futures = [_pool.submit(call) if call is not None else None for call in calls]
+    return [future.result() if future is not None else None for future in futures]
 
 
 def cancelled_by_condition(error) -> bool:
