@@ -60,9 +60,14 @@ def assignment(task) -> dict:
 
 
 def push(task, connection_id: str) -> bool:
-    """TASK_ASSIGN on a connection the task was taken for; a failed push gives it back."""
-    if connections.deliver(connection_id, node_envelope("TASK_ASSIGN", assignment(task))):
-        return True
+    """TASK_ASSIGN on a connection the task was taken for; a push that fails gives the task
+    back (it must never fail the change that was committed: the task is durable)."""
+    try:
+        if connections.deliver(connection_id, node_envelope("TASK_ASSIGN", assignment(task))):
+            return True
+    except Exception:
+        log.exception("push failed", extra={"task_id": task.task_id,
+                                            "node_id": task.assigned_node})
     give_back(task.network_id, task.assigned_node, [task.task_id])
     return False
 
@@ -72,9 +77,5 @@ def offer(task, node) -> bool:
     pulled it meanwhile. Pushing is best effort: the task stays handable by a pull."""
     if not node.connection_id:
         return False
-    try:
-        return take(task.network_id, node.node_id, task.task_id,
-                    connection_id=node.connection_id) and push(task, node.connection_id)
-    except Exception:  # a failed push must never fail the change that was committed
-        log.exception("push failed", extra={"task_id": task.task_id, "node_id": node.node_id})
-        return False
+    return take(task.network_id, node.node_id, task.task_id,
+                connection_id=node.connection_id) and push(task, node.connection_id)
