@@ -9,7 +9,7 @@ INFRA_STAMP := $(VENV)/.installed-infra
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test soak check-infra bench clean
+.PHONY: run test soak fuzz check-infra bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 # The long runs at volume (tests marked `soak`), kept out of `make test`.
 soak: $(STAMP)
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
+
+# The input sweep with many more generated examples per route (tests/test_input_sweep.py).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_input_sweep.py
 
 # Infrastructure deps (CDK, cfn-lint) go into the same .venv with their own stamp, so
 # `make test` never installs them.

@@ -31,8 +31,9 @@ def in_process_hub():
     offline_aws()
     from moto import mock_aws
 
-    from infra.local import moto_patches
-    moto_patches.apply()
+    from infra.local import dynamodb, moto_patches
+    moto_patches.apply()  # the local stack's DynamoDB: moto, indexed, reached in process
+    dynamodb.install_transport(dynamodb.LocalDynamoDB(os.environ["AWS_DEFAULT_REGION"]))
     with mock_aws():
         from chalicelib.services import identity
         from chalicelib.store import tables

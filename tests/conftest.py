@@ -2,6 +2,7 @@
 real local stack (subprocess, real sockets) shared by the end-to-end tests."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -22,9 +23,11 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import config  # noqa: E402
-from infra.local import moto_patches  # noqa: E402
+from infra.local import dynamodb, moto_patches  # noqa: E402
 
+# The same DynamoDB the local stack runs: moto, patched, reached in process.
 moto_patches.apply()
+dynamodb.install_transport(dynamodb.LocalDynamoDB(os.environ["AWS_DEFAULT_REGION"]))
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "admin-password"
@@ -32,8 +35,8 @@ ADMIN_TOKEN = "sba_test_admin_token"
 SHARED_SECRET = "test-shared-secret"
 
 
-@pytest.fixture
-def aws():
+@contextlib.contextmanager
+def fresh_aws():
     """A fresh in-process AWS with every table and the files bucket."""
     with mock_aws():
         import boto3
@@ -42,6 +45,19 @@ def aws():
         tables.create_all()
         boto3.client("s3").create_bucket(Bucket=config.settings().files_bucket)
         identity._cache.clear()
+        yield
+
+
+def bootstrap_hub() -> dict:
+    """The default network: its admin, admin token and shared secret."""
+    from chalicelib.services import identity
+    return identity.bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
+                              shared_secret=SHARED_SECRET, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def aws():
+    with fresh_aws():
         yield
 
 
@@ -60,9 +76,7 @@ def settings_env(monkeypatch):
 @pytest.fixture
 def hub(aws):
     """The bootstrapped default network: its admin, admin token and shared secret."""
-    from chalicelib.services import identity
-    return identity.bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
-                              shared_secret=SHARED_SECRET, admin_token=ADMIN_TOKEN)
+    return bootstrap_hub()
 
 
 class Api:

@@ -72,6 +72,21 @@ class RunningStack:
         self.process = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash, an OOM kill or a power cut (of the process) would."""
+        self.process.kill()
+        self.process.wait()
+        self._log.close()
+        self.process = None
+
+    @property
+    def emulator_url(self) -> str:
+        """The AWS emulator's HTTP endpoint, as the stack's banner shows it."""
+        banners = [line.split()[2] for line in self.log().splitlines() if "AWS emulator" in line]
+        if not banners:
+            raise RuntimeError("the stack has not printed its banner")
+        return banners[-1]
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

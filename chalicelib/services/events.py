@@ -17,6 +17,22 @@ from chalicelib.services import fanout
 from chalicelib.store.events import RETENTION_S, EventRecord as E
 
 
+# Event types a platform `/ws` client may subscribe to; families add theirs on import.
+_types = {"agent.status", "task.created", "task.updated", "task.completed", "task.failed",
+          "worker.online", "worker.offline", "message.new", "notification", "system.alert"}
+
+
+def register_types(*names: str) -> None:
+    _types.update(names)
+
+
+def known_type(name: str) -> bool:
+    """An event type, `*`, or a family wildcard such as `agent.*`."""
+    if name == "*" or name in _types:
+        return True
+    return name.endswith(".*") and any(t.startswith(name[:-1]) for t in _types)
+
+
 def record(network_id: str, event_type: str, data: dict, *, target: str | None = None,
            source: str | None = None) -> E:
     """An unsaved event, for writers that save it inside their own transaction."""

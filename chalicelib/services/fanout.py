@@ -39,6 +39,12 @@ def _event_subscribers(network_id: str) -> list:
     return found
 
 
+def subscribed(subscriptions, event_type: str) -> bool:
+    """Subscriptions name event types, `*`, or a family (`agent.*`)."""
+    return any(s == "*" or s == event_type or (s.endswith(".*") and event_type.startswith(s[:-1]))
+               for s in subscriptions or ())
+
+
 def forget_subscribers(network_id: str) -> None:
     with _lock:
         _subscribers.pop(network_id, None)
@@ -56,8 +62,7 @@ def announce(network_id: str, events) -> None:
     for event in events:
         try:
             for connection in _event_subscribers(network_id):
-                wanted = connection.subscriptions or set()
-                if event.type in wanted or "*" in wanted:
+                if subscribed(connection.subscriptions, event.type):
                     connections.deliver(connection.connection_id, platform_event(event))
         except Exception:  # a failed push must never undo or fail the committed change
             log.exception("push failed", extra={"network_id": network_id, "event": event.type})

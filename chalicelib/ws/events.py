@@ -7,12 +7,7 @@ connection's subscriptions (`unsubscribe` removes it); pushes carry
 from __future__ import annotations
 
 from chalicelib.clock import iso, now_ms
-from chalicelib.services import connections, fanout
-
-EVENT_TYPES = frozenset({
-    "agent.status", "task.created", "task.updated", "task.completed", "task.failed",
-    "worker.online", "worker.offline", "message.new", "notification", "system.alert",
-})
+from chalicelib.services import connections, events, fanout
 
 
 def reject(record, message: str) -> None:
@@ -28,7 +23,7 @@ def handle(record, frame: dict) -> None:
         names = [wanted] if isinstance(wanted, str) else wanted
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             return reject(record, "subscribe needs an 'event' name")
-        unknown = [n for n in names if n not in EVENT_TYPES and n != "*"]
+        unknown = [n for n in names if not events.known_type(n)]
         if unknown:
             return reject(record, f"unknown event type: {', '.join(unknown)}")
         current = set(record.subscriptions or ())

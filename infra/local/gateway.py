@@ -142,7 +142,6 @@ class LocalGateway:
         self.routes = RouteTable(self.app.routes.keys())
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self.sockets: dict[str, LocalSocket] = {}
-        self.mutations = 0  # requests that may have written data: the snapshotter watches this
         self.ws_handlers = {
             route_key: getattr(app_module, config.handler_string.rsplit(".", 1)[-1])
             for route_key, config in self.app.websocket_handlers.items()
@@ -258,8 +257,6 @@ class LocalGateway:
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD:
             return await respond(send, 413, {"message": "Request must be smaller than 6291456 "
                                                         "bytes for the InvokeFunction operation"})
-        if method not in ("GET", "HEAD", "OPTIONS"):
-            self.mutations += 1
         try:
             result = await asyncio.wait_for(self._invoke(self.app, event, "api_handler"),
                                             self.timeout_s)
@@ -352,7 +349,6 @@ class LocalGateway:
                     await send({"type": "websocket.close", "code": 1009})
                     break
                 sock.last_active_at = time.time()
-                self.mutations += 1
                 await self._ws_call("$default", self._ws_event(
                     "$default", "MESSAGE", sock, scope, body=data, messageId=uuid.uuid4().hex))
         finally:

@@ -6,8 +6,8 @@ to a crawl once it holds thousands of tasks:
   replacement keeps moto's semantics (conditions checked item by item in order,
   all-or-nothing, the same cancellation reasons) but backs up only the items it touches
   and restores just those when it is cancelled;
-- a Query on a table (not an index) walks every item of the table to find its partition.
-  The replacement hands it the partition directly, already sorted.
+- a Query walks and sorts every item of the table (for an index too). key_index.py keeps
+  sorted keys per partition instead.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from moto.dynamodb.exceptions import (ConditionalCheckFailed, MockValidationExce
                                       MultipleTransactionsException, TooManyTransactionsException,
                                       TransactionCanceledException, TransactWriteSingleOpException)
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -94,35 +93,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         raise TransactionCanceledException(errors)
 
 
-_table_query = Table.query
-_table_all_items = Table.all_items
-
-
-def _query(self: Table, hash_key, *args, **kwargs):
-    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-    if index_name is None and self.range_key_attr:
-        self._partition = self.items.get(hash_key, {})
-    try:
-        return _table_query(self, hash_key, *args, **kwargs)
-    finally:
-        self._partition = None
-
-
-def _native_range_key(item):
-    key = item.range_key
-    return float(key.value) if key.type == "N" else key.value
-
-
-def _all_items(self: Table):
-    partition = getattr(self, "_partition", None)
-    if partition is not None:
-        # Inside a table Query only the partition can match; handing it over already in key
-        # order leaves moto's own (slow, DynamoType-comparing) sort next to nothing to do.
-        return sorted(partition.values(), key=_native_range_key)
-    return _table_all_items(self)
-
-
 def apply() -> None:
+    from infra.local import key_index
     DynamoDBBackend.transact_write_items = _transact_write_items
-    Table.query = _query
-    Table.all_items = _all_items
+    key_index.install()

@@ -1,93 +1,91 @@
-"""Keeps the emulator's data across restarts of the local stack.
+"""Keeps the local stack's data: recovery at start, the journal while it runs, compaction.
 
-moto holds everything in memory, so the stack snapshots DynamoDB items and S3 objects
-into the data directory (periodically when something changed, and at shutdown) and
-loads them back at start. Files are replaced atomically; S3 bodies are only
-re-downloaded when their ETag changes.
+At start: a data directory from the snapshot-only stack is converted, the current
+generation is loaded and the journal replayed (storage.recover), and a new journal
+segment is opened and attached to the emulator, so from then on every acknowledged write
+is in the journal before its caller hears back.
+
+While running: when the open segment passes `SWITCHBOARD_LOCAL_COMPACT_BYTES` (64 MiB by
+default), it is closed and a child process folds the closed segments into a new snapshot
+generation; writers only wait for the segment switch, never for the snapshot.
+
+At a clean stop: the journal is closed and folded into a snapshot in process, so the next
+start reads one generation and no journal.
+
+`SWITCHBOARD_LOCAL_JOURNAL=off` keeps nothing: the stack starts empty and forgets
+everything when it stops (throwaway stacks, and the journal's cost in bench.durability).
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+from infra.local import storage
+from infra.local.journal import Journal
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024
+log = logging.getLogger("switchboard.local")
 
 
-class Snapshotter:
-    def __init__(self, data_dir: Path, dynamodb, s3, table_names, bucket: str, read_items):
-        """`dynamodb` writes items back at start; `read_items(table)` lists a table's items
-        for a snapshot."""
-        self.tables_dir = data_dir / "dynamodb"
-        self.s3_dir = data_dir / "s3" / bucket
-        self.tables_dir.mkdir(parents=True, exist_ok=True)
-        (self.s3_dir / "objects").mkdir(parents=True, exist_ok=True)
-        self.dynamodb, self.s3, self.read_items = dynamodb, s3, read_items
-        self.table_names, self.bucket = list(table_names), bucket
-        self._lock = threading.Lock()
+class Persistence:
+    def __init__(self, data_dir: Path, emulator):
+        self.enabled = os.environ.get("SWITCHBOARD_LOCAL_JOURNAL", "on").strip().lower() != "off"
+        self.mode = os.environ.get("SWITCHBOARD_LOCAL_FSYNC", "batch").strip().lower()
+        self.compact_bytes = int(os.environ.get("SWITCHBOARD_LOCAL_COMPACT_BYTES")
+                                 or DEFAULT_COMPACT_BYTES)
+        self.directory = storage.DataDirectory(data_dir, fsync=self.mode != "off")
+        self.emulator = emulator
+        self.journal: Journal | None = None
+        self._compactor: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._monitor = None
 
-    # ------------------------------------------------------------------ restore
+    def open(self) -> dict:
+        if not self.enabled:
+            return {"restored": {}, "generation": None, "next_segment": None}
+        storage.migrate_legacy(self.directory, self.emulator.dynamodb.key_attributes())
+        recovered = storage.recover(self.directory, self.emulator)
+        self.journal = Journal(self.directory.journal_dir, recovered["next_segment"], self.mode)
+        self.emulator.attach_journal(self.journal, self.directory)
+        self._monitor = threading.Thread(target=self._watch, name="compaction", daemon=True)
+        self._monitor.start()
+        return recovered
 
-    def restore(self) -> dict:
-        counts = {}
-        for table in self.table_names:
-            path = self.tables_dir / f"{table}.jsonl"
-            if not path.exists():
+    def describe(self) -> str:
+        if not self.enabled:
+            return "none: nothing is kept (SWITCHBOARD_LOCAL_JOURNAL=off)"
+        return f"journal, fsync {self.mode}"
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            if self._compactor is not None and self._compactor.poll() is None:
                 continue
-            items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            for start in range(0, len(items), 25):
-                requests = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
-                pending = {table: requests}
-                while pending:
-                    pending = self.dynamodb.batch_write_item(RequestItems=pending).get(
-                        "UnprocessedItems") or {}
-            counts[table] = len(items)
-        index = self._s3_index()
-        for key, entry in index.items():
-            body = (self.s3_dir / "objects" / entry["file"]).read_bytes()
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body,
-                               ContentType=entry.get("content_type") or "binary/octet-stream",
-                               Metadata=entry.get("metadata") or {})
-        counts["s3_objects"] = len(index)
-        return counts
+            if self._compactor is not None and self._compactor.returncode != 0:
+                log.error("compaction failed (exit %s); the journal keeps everything",
+                          self._compactor.returncode)
+            self._compactor = None
+            if self.journal.bytes_in_segment >= self.compact_bytes:
+                self.compact_in_background()
 
-    # ------------------------------------------------------------------ save
+    def compact_in_background(self) -> subprocess.Popen:
+        closed = self.journal.rotate()
+        self._compactor = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.storage", "compact", str(self.directory.root),
+             str(closed)], cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "SWITCHBOARD_LOCAL_FSYNC": self.mode})
+        return self._compactor
 
-    def save(self) -> None:
-        with self._lock:
-            for table in self.table_names:
-                lines = [json.dumps(item, sort_keys=True) for item in self.read_items(table)]
-                _atomic_write(self.tables_dir / f"{table}.jsonl", ("\n".join(lines) + "\n").encode())
-            self._save_s3()
-
-    def _s3_index(self) -> dict:
-        path = self.s3_dir / "index.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    def _save_s3(self) -> None:
-        old = self._s3_index()
-        new = {}
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
-            for obj in page.get("Contents", []):
-                key, etag = obj["Key"], obj["ETag"]
-                file_name = hashlib.sha256(key.encode()).hexdigest()
-                if old.get(key, {}).get("etag") == etag:
-                    new[key] = old[key]
-                    continue
-                got = self.s3.get_object(Bucket=self.bucket, Key=key)
-                _atomic_write(self.s3_dir / "objects" / file_name, got["Body"].read())
-                new[key] = {"file": file_name, "etag": etag, "content_type": got.get("ContentType"),
-                            "metadata": got.get("Metadata") or {}}
-        for key, entry in old.items():
-            if key not in new:
-                (self.s3_dir / "objects" / entry["file"]).unlink(missing_ok=True)
-        _atomic_write(self.s3_dir / "index.json", json.dumps(new, indent=1).encode())
+    def close(self) -> None:
+        """Close the journal and fold it into a snapshot (the next start loads just that)."""
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=5)
+        if self._compactor is not None:
+            self._compactor.wait()
+        if self.journal is not None:
+            self.journal.close()
+            storage.compact(self.directory, self.journal.segment)

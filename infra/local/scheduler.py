@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -24,7 +23,7 @@ def interval_of(expression) -> float:
 
 
 class Scheduler:
-    def __init__(self, app_module, override_s: float | None = None, on_run=None):
+    def __init__(self, app_module, override_s: float | None = None):
         self.jobs = []
         for source in app_module.app.event_sources:
             expression = getattr(source, "schedule_expression", None)
@@ -32,7 +31,6 @@ class Scheduler:
                 continue
             handler = getattr(app_module, source.handler_string.rsplit(".", 1)[-1])
             self.jobs.append((source.name, handler, override_s or interval_of(expression)))
-        self.on_run = on_run
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -50,7 +48,6 @@ class Scheduler:
 
     def _loop(self, name, handler, interval) -> None:
         while not self._stop.wait(interval):
-            started = time.monotonic()
             event = {
                 "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
                 "source": "aws.events", "account": "000000000000",
@@ -63,5 +60,4 @@ class Scheduler:
             except Exception:  # a failed run must not stop the schedule, as in AWS
                 logging.getLogger("switchboard.local").exception("scheduled job failed",
                                                                  extra={"job": name})
-            if self.on_run:
-                self.on_run(name, time.monotonic() - started)
+

@@ -2,7 +2,8 @@
 Management API, the schedules and persistence, in one process.
 
 The app is the same object Lambda runs; only the AWS endpoints point elsewhere. The
-environment is prepared before the app is imported, as Lambda's would be.
+environment is prepared before the app is imported, as Lambda's would be. Every write the
+stack acknowledges is in its journal first (see persistence.py).
 """
 from __future__ import annotations
 
@@ -12,12 +13,9 @@ import logging
 import os
 import secrets
 import sys
-import threading
-import time
 from pathlib import Path
 
 DEFAULT_OPEN_DIALECTS = "gemmanet,hub2d"
-SNAPSHOT_AT_MOST_EVERY_S = 120.0
 
 
 def _local_keys(data_dir: Path) -> dict:
@@ -36,11 +34,9 @@ class LocalStack:
     def __init__(self, host: str, port: int, data_dir: Path):
         self.host, self.port, self.data_dir = host, port, data_dir
         self.moto = None
-        self.snapshotter = None
+        self.persistence = None
         self.scheduler = None
         self.gateway = None
-        self._stop = threading.Event()
-        self._snapshot_thread = None
 
     @property
     def base_url(self) -> str:
@@ -80,13 +76,10 @@ class LocalStack:
 
         cfg = settings()
         tables.create_all(wait=True)
-        s3 = boto3.client("s3", region_name=cfg.region)
-        s3.create_bucket(Bucket=cfg.files_bucket)
-        from infra.local.persistence import Snapshotter
-        self.snapshotter = Snapshotter(self.data_dir, boto3.client("dynamodb", region_name=cfg.region),
-                                       s3, [m.Meta.table_name for m in tables.MODELS],
-                                       cfg.files_bucket, read_items=self.moto.dynamodb_items)
-        restored = self.snapshotter.restore()
+        boto3.client("s3", region_name=cfg.region).create_bucket(Bucket=cfg.files_bucket)
+        from infra.local.persistence import Persistence
+        self.persistence = Persistence(self.data_dir, self.moto)
+        recovered = self.persistence.open()
 
         from chalicelib.services import identity
         boot = identity.bootstrap(
@@ -100,38 +93,9 @@ class LocalStack:
         from infra.local.scheduler import Scheduler
         self.gateway = LocalGateway(app_module)
         override = os.environ.get("SWITCHBOARD_LOCAL_SCHEDULE_SECONDS")
-        self.scheduler = Scheduler(app_module, float(override) if override else None,
-                                   on_run=lambda *_: self._note_mutation())
+        self.scheduler = Scheduler(app_module, float(override) if override else None)
         self.scheduler.start()
-        self._snapshot_thread = threading.Thread(target=self._snapshot_loop, name="snapshot",
-                                                 daemon=True)
-        self._snapshot_thread.start()
-        return {"emulator": emulator_url, "restored": restored, "bootstrap": boot}
-
-    def _note_mutation(self) -> None:
-        self.gateway.mutations += 1
-
-    def _snapshot_loop(self) -> None:
-        """Snapshot once writes pause for a moment (a snapshot copies every table under
-        the emulator's lock, which would stall a busy stack), or after a long busy stretch."""
-        saved, last_seen, busy_since = self.gateway.mutations, self.gateway.mutations, None
-        while not self._stop.wait(1.0):
-            current = self.gateway.mutations
-            if current == saved:
-                continue
-            now = time.monotonic()
-            busy_since = busy_since or now
-            quiet = current == last_seen
-            last_seen = current
-            if quiet or now - busy_since > SNAPSHOT_AT_MOST_EVERY_S:
-                saved, busy_since = current, None
-                self._safe_snapshot()
-
-    def _safe_snapshot(self) -> None:
-        try:
-            self.snapshotter.save()
-        except Exception:
-            logging.getLogger("switchboard.local").exception("snapshot failed")
+        return {"emulator": emulator_url, "restored": recovered["restored"], "bootstrap": boot}
 
     # ------------------------------------------------------------------ serve
 
@@ -143,13 +107,15 @@ class LocalStack:
         uvicorn.Server(config).run()
 
     def stop(self) -> None:
-        self._stop.set()
         if self.scheduler:
             self.scheduler.stop()
         if self.gateway:
             self.gateway.executor.shutdown(wait=False, cancel_futures=True)
-        if self.snapshotter:
-            self._safe_snapshot()
+        if self.persistence:
+            try:
+                self.persistence.close()
+            except Exception:
+                logging.getLogger("switchboard.local").exception("closing the journal failed")
         if self.moto:
             self.moto.stop()
 
@@ -165,6 +131,7 @@ def banner(stack: LocalStack, info: dict) -> str:
         f"                   {ws}/ws        (platform events)",
         f"  Management API   {stack.base_url}/@connections/{{id}}",
         f"  AWS emulator     {info['emulator']}   (moto: DynamoDB, S3)",
+        f"  durability       {stack.persistence.describe()}",
         f"  data directory   {stack.data_dir}",
         f"  open dialects    {os.environ.get('SWITCHBOARD_OPEN_DIALECTS') or '(none)'}",
         f"  default network  {boot['network_id']}",
@@ -200,5 +167,6 @@ def main() -> int:
         pass
     finally:
         stack.stop()
-        sys.stdout.write("Switchboard local stack stopped; data saved.\n")
+        kept = stack.persistence is not None and stack.persistence.enabled
+        sys.stdout.write("Switchboard local stack stopped" + ("; data saved.\n" if kept else ".\n"))
     return 0

@@ -187,6 +187,7 @@ def test_ten_thousand_messages_survive_receivers_that_crash_before_acking(hub, c
     leased_at = time.monotonic()
     with ThreadPoolExecutor(len(receivers)) as pool:  # the crash: take all, ack nothing
         first = [m for taken, _, _ in pool.map(take_all, receivers) for m in taken]
+    all_leased_by = time.monotonic()
     assert sorted(m["id"] for m in first) == sorted(sent), "every message delivered once"
     with ThreadPoolExecutor(len(receivers)) as pool:
         assert sum(len(t) for t, _, _ in pool.map(take_all, receivers)) == 0, \
@@ -196,7 +197,8 @@ def test_ten_thousand_messages_survive_receivers_that_crash_before_acking(hub, c
     # hidden only if it ended before the earliest lease could expire.
     assert checked_by < VISIBILITY_S, f"too slow to tell: leasing took {checked_by:.1f}s"
 
-    time.sleep(max(0.0, leased_at + VISIBILITY_S + 0.5 - time.monotonic()))
+    # Every lease was taken by `all_leased_by`, so from then on a timeout later all are due.
+    time.sleep(max(0.0, all_leased_by + VISIBILITY_S + 0.5 - time.monotonic()))
     with ThreadPoolExecutor(len(receivers)) as pool:  # the restart: all back; ack now
         recovered = list(pool.map(lambda node: take_all(node, ack=True), receivers))
     second = [m for taken, _, _ in recovered for m in taken]
