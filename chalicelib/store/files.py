@@ -65,7 +65,7 @@ class FileRecord(TableModel):
     by_deadline = ByDeadline()
 
 
-class FileKeyRecord(Model):
+class FileKeyRecord(TableModel):
     """An upload's idempotency marker, in the files table beside the file it created."""
     Meta = meta("files")
 
