@@ -56,6 +56,10 @@ class Settings:
     ws_endpoint: str | None
     xray: bool
     log_level: str
+    credit_usd: float
+    metrics_token: str | None
+    metrics_cache_s: float
+    exports_inline_max: int
 
     def is_open(self, dialect: str) -> bool:
         return dialect in self.open_dialects
@@ -129,6 +133,13 @@ def settings() -> Settings:
         ws_endpoint=_ws_endpoint(region),
         xray=_flag("SWITCHBOARD_XRAY"),
         log_level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
+        # insight: a call credit's value in USD (cost reports, budgets); /metrics' token
+        # (unset: open) and how long its DynamoDB-read gauges are cached; the largest
+        # export answered inline (larger ones go to S3 behind a presigned URL)
+        credit_usd=float(os.environ.get("SWITCHBOARD_CREDIT_USD") or 0),
+        metrics_token=os.environ.get("SWITCHBOARD_METRICS_TOKEN") or None,
+        metrics_cache_s=float(os.environ.get("SWITCHBOARD_METRICS_CACHE_S") or 15),
+        exports_inline_max=_int("SWITCHBOARD_EXPORTS_INLINE_MAX", 4 * 1024 * 1024),
     )
 
 
