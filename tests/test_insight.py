@@ -220,3 +220,75 @@ def test_quantiles_interpolate_within_buckets():
     assert analytics.quantile({"dur_b00": 4}, 0.5) == 0.05           # 0 .. 0.1 s
     assert analytics.quantile({"dur_b02": 1, "dur_b14": 1}, 0.95) == 10800.0  # beyond the last
     assert analytics.quantile({"dur_b06": 10}, 0.5) == 20.0          # 10 .. 30 s
+
+
+def test_exports_in_three_formats_inline_or_through_s3(admin, settings_env):
+    import csv
+    import io
+    import json
+    from datetime import datetime
+
+    import openpyxl
+    import requests
+
+    hostile = "=HYPERLINK(\"http://x\")"
+    for title in (hostile, "plain, with \"quotes\"\nand a line", "+1", "-2", "@SUM(A1)", "ok"):
+        admin.post("/api/v1/tasks", {"title": title, "description": "d"})
+    stamp = datetime.utcnow().strftime("%Y%m%d")
+
+    as_json = admin.get("/api/v1/exports/json?type=tasks")
+    assert as_json.headers["Content-Type"] == "application/json"
+    assert as_json.headers["Content-Disposition"] == f'attachment; filename="tasks-{stamp}.json"'
+    envelope = json.loads(as_json.body)
+    assert envelope["export_type"] == "tasks" and envelope["count"] == 6
+    assert {t["title"] for t in envelope["data"]} >= {hostile, "ok"}
+
+    as_csv = admin.get("/api/v1/exports/csv?type=tasks")
+    assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert as_csv.headers["Content-Disposition"] == f'attachment; filename="tasks-{stamp}.csv"'
+    text = as_csv.body.decode() if isinstance(as_csv.body, bytes) else as_csv.body
+    assert text.split("\r\n", 1)[0].startswith("id,title,description,instructions,status")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    titles = {r["title"] for r in rows}
+    assert titles == {"'" + hostile, "plain, with \"quotes\"\nand a line", "'+1", "'-2",
+                      "'@SUM(A1)", "ok"}
+    assert '"plain, with ""quotes""\nand a line"' in text           # RFC 4180 quoting
+    assert all(r["attempts"] == "0" and r["required_tools"] == "[]" for r in rows)
+
+    as_xlsx = admin.get("/api/v1/exports/xlsx?type=tasks")
+    assert as_xlsx.headers["Content-Disposition"] == f'attachment; filename="tasks-{stamp}.xlsx"'
+    sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.body))["tasks"]
+    header = [c.value for c in sheet[1]]
+    cells = {row[header.index("title")].value: row for row in sheet.iter_rows(min_row=2)}
+    formula_cell = cells[hostile][header.index("title")]
+    assert formula_cell.data_type == "s"                                 # text, not a formula
+    assert cells["ok"][header.index("attempts")].value == 0              # a number cell
+    assert isinstance(cells["ok"][header.index("created_at")].value, datetime)
+
+    analytics_xlsx = openpyxl.load_workbook(io.BytesIO(
+        admin.get("/api/v1/exports/xlsx?type=analytics&days=7").body))
+    assert analytics_xlsx.sheetnames == ["timeline", "summary"]
+    assert analytics_xlsx["summary"]["A2"].value == 7
+    agents_csv = admin.get("/api/v1/exports/csv?type=agents")
+    assert agents_csv.status_code == 200
+
+    bad_format = admin.get("/api/v1/exports/pdf?type=tasks")
+    assert bad_format.status_code == 422
+    assert "one of 'json', 'csv', 'xlsx'" in bad_format.json["details"]["errors"][0]["message"]
+    assert bad_format.json["details"]["errors"][0]["field"] == "path -> format"
+    bad_type = admin.get("/api/v1/exports/csv?type=secrets")
+    assert bad_type.status_code == 422
+    assert "one of 'agents', 'analytics', 'tasks'" in bad_type.json["details"]["errors"][0]["message"]
+
+    settings_env(SWITCHBOARD_EXPORTS_INLINE_MAX="200")
+    large = admin.get("/api/v1/exports/csv?type=tasks")
+    assert large.status_code == 302 and large.json["filename"] == f"tasks-{stamp}.csv"
+    assert large.headers["Location"] == large.json["url"]
+    import boto3
+    from urllib.parse import urlparse
+    key = urlparse(large.json["url"]).path.split("/", 2)[2]
+    from chalicelib.config import settings
+    stored = boto3.client("s3").get_object(Bucket=settings().files_bucket, Key=key)
+    assert stored["Body"].read().decode() == text
+    assert stored["ContentDisposition"] == f'attachment; filename="tasks-{stamp}.csv"'
+    assert "X-Amz-Signature" in large.json["url"] and requests  # presigned

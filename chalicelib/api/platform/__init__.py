@@ -4,7 +4,7 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (auth, deadletter, files, insight, messages,  # noqa: E402,F401
-                                     tasks, workers)  # (modules register their routes)
+from chalicelib.api.platform import (auth, deadletter, exports, files, insight,  # noqa: E402,F401
+                                     messages, tasks, workers)  # (modules register their routes)
 
 blueprint = router.blueprint
