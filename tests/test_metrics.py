@@ -1,0 +1,67 @@
+"""/metrics: Prometheus text that prometheus_client's own parser reads, with per-instance
+request counts and latencies by dialect and route template, and task gauges that agree
+with `/tasks/stats`; open, or guarded by SWITCHBOARD_METRICS_TOKEN."""
+from prometheus_client.parser import text_string_to_metric_families
+
+from chalicelib.jobs import fleet
+from chalicelib.services.insight import metrics
+
+
+def families(response) -> dict:
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=")
+    text = response.body.decode() if isinstance(response.body, bytes) else response.body
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def samples(family, **labels):
+    return [s for s in family.samples if all(s.labels.get(k) == v for k, v in labels.items())]
+
+
+def test_metrics_parse_and_agree_with_task_stats(api, admin, sky):
+    metrics.clear_cache()
+    sky.post("/api/v1/node/register", {"node_id": "m1", "name": "m1"})
+    for i in range(3):
+        sky.post("/api/v1/task/create", {"title": f"t{i}", "description": "d"})
+    task = admin.post("/api/v1/tasks", {"title": "done"}).json  # routed to m1? maybe queued
+    admin.patch(f"/api/v1/tasks/{task['id']}", {"status": "cancelled"})
+    admin.get("/api/v1/tasks/not-there")
+    fleet.sweep()  # the job that lists the networks /metrics reports on
+    stats = admin.get("/api/v1/tasks/stats").json
+
+    found = families(api.get("/metrics"))
+    tasks = found["switchboard_tasks"]
+    reported = {s.labels["state"]: s.value for s in samples(tasks, network="net_default")}
+    assert reported == {state: float(n) for state, n in stats["by_status"].items()}
+    (queued,) = samples(found["switchboard_queue_depth"], network="net_default")
+    assert queued.value == stats["by_status"]["pending"]
+    (online,) = samples(found["switchboard_nodes_online"], network="net_default")
+    assert online.value == 1.0
+
+    requests = found["switchboard_http_requests"]  # the parser drops the _total suffix
+    created = samples(requests, dialect="skycetus", route="/api/v1/task/create", method="POST",
+                      status="200")
+    assert created and created[0].value == 3.0
+    assert samples(requests, dialect="platform", route="/api/v1/tasks/{task_id}", method="GET",
+                   status="404")
+    latency = found["switchboard_http_request_duration_seconds"]
+    count = samples(latency, route="/api/v1/task/create", method="POST")
+    assert [s.value for s in count if s.name.endswith("_count")] == [3.0]
+    infinite = [s for s in count if s.name.endswith("_bucket") and s.labels["le"] == "+Inf"]
+    assert infinite[0].value == 3.0
+
+    # cached briefly: a new task shows up once the cache has expired
+    sky.post("/api/v1/task/create", {"title": "late", "description": "d"})
+    again = families(api.get("/metrics"))["switchboard_tasks"]
+    assert samples(again, network="net_default", state="pending")[0].value == queued.value
+    metrics.clear_cache()
+    fresh = families(api.get("/metrics"))["switchboard_tasks"]
+    assert samples(fresh, network="net_default", state="pending")[0].value == queued.value + 1
+
+
+def test_metrics_token(api, settings_env):
+    settings_env(SWITCHBOARD_METRICS_TOKEN="scrape-secret")
+    assert api.get("/metrics").status_code == 401
+    assert api.bearer("wrong").get("/metrics").status_code == 401
+    assert api.bearer("scrape-secret").get("/metrics").status_code == 200
+    assert api.get("/metrics?token=scrape-secret").status_code == 200
