@@ -22,7 +22,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.auth.principal import Principal
 from chalicelib.clock import now_ms

@@ -788,6 +788,26 @@ def cancel(network_id: str, task_id: str, *, actor: str) -> T:
     return _move(network_id, task_id, "cancelled", actor=actor, reason="cancelled")
 
 
+def reassign(network_id: str, task_id: str, node_id: str, *, actor: str) -> T:
+    """Give a task to another node: its holder (if any) lets go, and `node_id` gets it now
+    if it can take it (online, approved, able, with room); otherwise it waits in the queue."""
+    target = nodes.get(network_id, node_id)
+    task = get(network_id, task_id)
+    if task.status in HELD:
+        task = _move(network_id, task_id, "pending", actor=actor,
+                     reason=f"reassigned to {node_id}")
+    if task.status != "pending":
+        raise IllegalTransition(f"a {task.status} task cannot be reassigned", status=task.status)
+    if not _eligible(target, task, now_ms()):
+        return task
+    moved = _try_commit(task, "assigned", actor=actor, node=target, hand_off=True,
+                        reason=f"reassigned to {node_id}")
+    if moved is None:
+        return get(network_id, task_id)
+    handoff.offer(moved, target)
+    return moved
+
+
 def expire(network_id: str, task_id: str, *, reason: str) -> T:
     return _move(network_id, task_id, "expired", actor="hub", reason=reason)
 
