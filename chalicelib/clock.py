@@ -10,8 +10,22 @@ import time
 from datetime import datetime, timezone
 
 
+_offset_ms = 0
+
+
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return int(time.time() * 1000) + _offset_ms
+
+
+def advance(ms: int) -> int:
+    """Move this process's clock forward by `ms` (never back: ids and event positions sort
+    by time). Tests drive time with it; the local stack offers it as `POST /@clock` when
+    SWITCHBOARD_LOCAL_CLOCK_CONTROL is set. Nothing in a deployment calls it."""
+    global _offset_ms
+    if ms < 0:
+        raise ValueError("the clock only moves forward")
+    _offset_ms += int(ms)
+    return now_ms()
 
 
 def iso(ms: int | None) -> str | None:
