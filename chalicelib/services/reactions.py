@@ -29,7 +29,8 @@ from chalicelib.store.reactions import REACTOR_DUE, CheckpointRecord as C, check
 from chalicelib.store.records import time_key
 
 log = logs.get("reactions")
-FOLLOWED_TTL_S = 30.0
+FOLLOWED_TTL_S = 30.0        # how long an instance trusts that a network is followed
+UNFOLLOWED_TTL_S = 5.0       # ... or not (a miss is made good by the sweep)
 SWEEP_BUDGET = 2000          # events one sweep reads per network
 
 _handlers: list[tuple[tuple[str, ...], Callable]] = []
@@ -77,7 +78,8 @@ def followed(network_id: str) -> bool:
     except DoesNotExist:
         found = False
     with _lock:
-        _followed[network_id] = (time.monotonic() + FOLLOWED_TTL_S, found)
+        _followed[network_id] = (time.monotonic() + (FOLLOWED_TTL_S if found else
+                                                     UNFOLLOWED_TTL_S), found)
     return found
 
 
