@@ -166,13 +166,15 @@ class Family:
     def delete(self, record: Record, *, event: dict | None = None,
                extra: Callable | None = None) -> None:
         """Soft delete: the record stays (history, audit) but lists and gets skip it, its
-        name is free again, and the count drops."""
+        name is free again, the count drops, and it leaves the due-time index."""
         stamp = now_ms()
         try:
             with transaction() as tx:
                 tx.update(record, actions=[self.model.deleted_at.set(stamp),
                                            self.model.updated_at.set(stamp),
-                                           self.model.version.add(1)],
+                                           self.model.version.add(1),
+                                           self.model.time_pk.remove(),
+                                           self.model.time_sk.remove()],
                           condition=self.model.deleted_at.does_not_exist())
                 if self.unique_names and getattr(record, "name", None):
                     tx.delete(Record(*name_key(record.network_id, self.kind, record.name)))
