@@ -29,6 +29,7 @@ class ApprovalRecord(Record):
 
 
 class ReviewRecord(Record):
+    name = UnicodeAttribute(null=True)          # `<task id>#<attempt>`: one review per attempt
     title = UnicodeAttribute(null=True)
     task_id = UnicodeAttribute(null=True)
     agent_id = UnicodeAttribute(null=True)
