@@ -34,8 +34,24 @@ UNFOLLOWED_TTL_S = 5.0       # ... or not (a miss is made good by the sweep)
 SWEEP_BUDGET = 2000          # events one sweep reads per network
 
 _handlers: list[tuple[tuple[str, ...], Callable]] = []
-_followed: dict[str, tuple[float, bool]] = {}
+_caches: list[dict] = []
 _lock = threading.Lock()
+
+
+def instance_cache() -> dict:
+    """A per-instance cache of what reactions look up often (cleared by `forget`)."""
+    cache: dict = {}
+    _caches.append(cache)
+    return cache
+
+
+def forget() -> None:
+    """Drop every instance cache (a fresh process; tests start each one so)."""
+    for cache in _caches:
+        cache.clear()
+
+
+_followed = instance_cache()
 
 
 def on(*event_types: str):

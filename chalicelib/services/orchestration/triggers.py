@@ -55,7 +55,7 @@ RERUN_AFTER_MS = 120_000       # a firing still running this long after its clai
 EVENT_TRIGGERS_TTL_S = 2.0
 events.register_types("trigger.fired")
 
-_event_triggers: dict[str, tuple[float, list]] = {}
+_event_triggers = reactions.instance_cache()  # network -> (expiry, active event triggers)
 
 
 # --------------------------------------------------------------------------- validation
@@ -172,6 +172,7 @@ def create(network_id: str, fields: dict, *, created_by: str) -> tuple[T, str | 
     if trigger_type == "event":
         reactions.follow(network_id)
     TRIGGERS.create(trigger, event=_summary(trigger), extra=extra)
+    _event_triggers.pop(network_id, None)
     return trigger, token
 
 
