@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from chalicelib import logs
 from chalicelib.services import reactions
+# Importing the families registers their reactions in every function that runs this
+# module (the app imports it for its schedules): chat answers, review openings, ...
 from chalicelib.services.orchestration import (approvals, chat, collaboration,  # noqa: F401
-                                               marketplace, triggers, workflows)
+                                               marketplace, reviews, triggers, workflows)
 
 log = logs.get("jobs")
 

@@ -25,6 +25,22 @@ from chalicelib.store.records import (COUNTER_SK, Record, family_pk, name_key)
 COUNT_BUDGET = 2000  # items a filtered total may read; beyond it the total is a lower bound
 
 
+def commit(network_id: str, writes: Callable, *changes) -> bool:
+    """`writes(tx)` and the events `changes` in one transaction, announced once it commits;
+    False when one of its conditions failed (someone else got there first)."""
+    try:
+        with transaction() as tx:
+            writes(tx)
+            for event in changes:
+                tx.save(event)
+    except TransactWriteError as error:
+        if cancelled_by_condition(error):
+            return False
+        raise
+    fanout.announce(network_id, list(changes))
+    return True
+
+
 @dataclass
 class Page:
     items: list

@@ -23,10 +23,10 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import ulid
-from chalicelib.services import events, fanout, nodes, tasks
+from chalicelib.services import events, nodes, tasks
 from chalicelib.services.orchestration import agents, work
-from chalicelib.services.records import Family, Page
-from chalicelib.store.base import page, transaction
+from chalicelib.services.records import Family, Page, commit
+from chalicelib.store.base import page
 from chalicelib.store.conversations import (ChatMessageRecord as CM, ConversationRecord as C,
                                             chat_message_pk, owner_index_pk)
 from chalicelib.store.records import time_key
@@ -87,17 +87,16 @@ def _add(conversation: C, role: str, content: str, *, task_id: str | None = None
                           {"id": message.id, "conversation_id": conversation.id,
                            "agent_id": conversation.agent_id, "role": role, "content": content,
                            "task_id": task_id}, source=conversation.created_by)
-    with transaction() as tx:
+
+    def writes(tx):
         tx.save(message, condition=CM.pk.does_not_exist())
         tx.update(C(conversation.pk, conversation.sk),
                   actions=[C.message_count.add(1), C.last_message_at.set(stamp),
                            C.time_sk.set(time_key(stamp, conversation.id))],
                   condition=C.deleted_at.does_not_exist())
-        tx.save(event)
         if extra:
             extra(tx, message)
-    fanout.announce(conversation.network_id, [event])
-    return message
+    return message if commit(conversation.network_id, writes, event) else None
 
 
 def connected_node(agent) -> str | None:
@@ -211,8 +210,5 @@ def chat_task_ended(network_id: str, link, task) -> None:
     def extra(tx, reply):
         work.settle(tx, link, task)
         tx.update(question, actions=[CM.reply_id.set(reply.sk)])
-    from pynamodb.exceptions import TransactWriteError
-    try:
-        _add(conversation, role, content, task_id=task.task_id, extra=extra)
-    except TransactWriteError:
-        pass  # answered already (the link was settled), or the conversation was deleted
+    # None when answered already (the link was settled), or the conversation was deleted
+    _add(conversation, role, content, task_id=task.task_id, extra=extra)

@@ -14,15 +14,12 @@ shared context.
 """
 from __future__ import annotations
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.ids import ulid
-from chalicelib.services import events, fanout, messaging
+from chalicelib.services import events, messaging
 from chalicelib.services.orchestration import agents
-from chalicelib.services.records import Family, Page
-from chalicelib.store.base import cancelled_by_condition, transaction
+from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.conversations import (ContextRecord as X, SessionMessageRecord as SM,
                                             SessionRecord as S, context_pk, session_message_pk)
 
@@ -87,19 +84,15 @@ def _while_active(session: S, writes, event, *, touch: list | None = None) -> No
     """Write, in one transaction that holds only while the session is active (`touch`:
     actions on the session item itself, which then carries the condition)."""
     active = (S.status == "active") & S.deleted_at.does_not_exist()
-    try:
-        with transaction() as tx:
-            if touch:
-                tx.update(S(session.pk, session.sk), actions=touch, condition=active)
-            else:
-                tx.condition_check(S, session.pk, session.sk, condition=active)
-            writes(tx)
-            tx.save(event)
-    except TransactWriteError as error:
-        if cancelled_by_condition(error):
-            raise Conflict("the session is closed: it is read-only now") from None
-        raise
-    fanout.announce(session.network_id, [event])
+
+    def guarded(tx):
+        if touch:
+            tx.update(S(session.pk, session.sk), actions=touch, condition=active)
+        else:
+            tx.condition_check(S, session.pk, session.sk, condition=active)
+        writes(tx)
+    if not commit(session.network_id, guarded, event):
+        raise Conflict("the session is closed: it is read-only now")
 
 
 def post(network_id: str, session_id: str, *, agent_id: str, message: str,

@@ -15,7 +15,7 @@ from chalicelib.clock import now_ms
 from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
 from chalicelib.services import events, reactions, tasks
-from chalicelib.services.records import Family, Page
+from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.approvals import CommentRecord as CR, ReviewRecord as RV, comment_pk
 
 REVIEWS = Family(RV, kind="code_review", id_prefix="rev", label="Code review",
@@ -137,14 +137,13 @@ def comment(network_id: str, review_id: str, *, author: str, content: str,
     event = events.record(network_id, "code_review.comment",
                           {"id": review_id, "comment_id": entry.id, "parent_id": parent_id},
                           source=author)
-    from chalicelib.services import fanout
-    from chalicelib.store.base import transaction
-    with transaction() as tx:
+
+    def writes(tx):
         tx.save(entry)
         tx.update(RV(review.pk, review.sk), actions=[RV.comment_count.add(1)],
                   condition=RV.deleted_at.does_not_exist())
-        tx.save(event)
-    fanout.announce(network_id, [event])
+    if not commit(network_id, writes, event):
+        raise NotFound("Code review not found")
     return entry, int(review.comment_count or 0) + 1
 
 

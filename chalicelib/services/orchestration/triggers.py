@@ -28,17 +28,17 @@ import json
 import time
 from datetime import datetime, timezone
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import logs
 from chalicelib.auth import secrets
 from chalicelib.clock import now_ms
 from chalicelib.errors import NotFound, Unauthorized, ValidationFailed
 from chalicelib.ids import stream_id_time, ulid
-from chalicelib.services import events, fanout, messaging, reactions
+from chalicelib.services import events, messaging, reactions
 from chalicelib.services.orchestration import agents, work, workflows
-from chalicelib.services.records import Family, Page
-from chalicelib.store.base import cancelled_by_condition, page, transaction
+from chalicelib.services.records import Family, Page, commit
+from chalicelib.store.base import page
 from chalicelib.store.records import time_key
 from chalicelib.store.triggers import (FIRING_DUE, TRIGGER_DUE, EventMatchRecord as EM,
                                        FiringRecord as F, HookRecord as H, TriggerRecord as T,
@@ -272,7 +272,8 @@ def stats(trigger: T, recent: list[F]) -> dict:
 
 
 def _claim(trigger: T, cause: dict, cause_key: str, at_ms: int, event_data,
-           schedule_sets: dict | None = None, expected_due: int | None = None) -> F | None:
+           schedule_sets: dict | None = None, expected_due: int | None = None,
+           active_only: bool = True) -> F | None:
     """Record a firing for this cause, once (None when it was recorded before)."""
     firing = F(firing_pk(trigger.network_id, trigger.id), time_key(at_ms, cause_key),
                kind="trigger_firing", id=time_key(at_ms, cause_key), network_id=trigger.network_id,
@@ -285,21 +286,16 @@ def _claim(trigger: T, cause: dict, cause_key: str, at_ms: int, event_data,
                           source=f"trigger:{trigger.id}")
     actions = [T.last_fired_at.set(at_ms), T.fire_count.add(1)] + \
         [getattr(T, k).set(v) for k, v in (schedule_sets or {}).items()]
-    condition = T.is_active == True  # noqa: E712 (a PynamoDB condition)
+    condition = T.deleted_at.does_not_exist()
+    if active_only:
+        condition &= T.is_active == True  # noqa: E712 (a PynamoDB condition)
     if expected_due is not None:
         condition &= T.next_fire_at == expected_due
-    try:
-        with transaction() as tx:
-            tx.save(firing, condition=F.pk.does_not_exist())
-            tx.update(T(trigger.pk, trigger.sk), actions=actions,
-                      condition=condition & T.deleted_at.does_not_exist())
-            tx.save(event)
-    except TransactWriteError as error:
-        if cancelled_by_condition(error):
-            return None
-        raise
-    fanout.announce(trigger.network_id, [event])
-    return firing
+
+    def writes(tx):
+        tx.save(firing, condition=F.pk.does_not_exist())
+        tx.update(T(trigger.pk, trigger.sk), actions=actions, condition=condition)
+    return firing if commit(trigger.network_id, writes, event) else None
 
 
 def _run(trigger: T, firing: F) -> F:
@@ -394,11 +390,13 @@ def fire_due(at_ms: int | None = None, *, limit: int = 500) -> dict:
     return {"fired": fired, "rerun": rerun}
 
 
-def fire_now(network_id: str, trigger_id: str, *, cause: dict, event_data) -> F:
-    """Fire once for a cause that has no key of its own (a webhook call, a test)."""
+def fire_now(network_id: str, trigger_id: str, *, cause: dict, event_data,
+             active_only: bool = True) -> F:
+    """Fire once for a cause that has no key of its own (a webhook call; a test, which
+    fires an inactive trigger too, as the platform's test route does)."""
     trigger = get(network_id, trigger_id)
     stamp = now_ms()
-    firing = _claim(trigger, cause, ulid(stamp), stamp, event_data)
+    firing = _claim(trigger, cause, ulid(stamp), stamp, event_data, active_only=active_only)
     if firing is None:
         raise NotFound(f"trigger {trigger_id} is not active")
     return _run(trigger, firing)

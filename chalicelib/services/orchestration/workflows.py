@@ -35,7 +35,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
 from chalicelib.services import events, fanout, reactions, tasks
 from chalicelib.services.orchestration import agents, approvals, work
-from chalicelib.services.records import Family, Page
+from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.base import transaction
 from chalicelib.store.records import time_key
 from chalicelib.store.workflows import (WAIT_DUE, RunRecord as R, RunStepRecord as RS,
@@ -264,7 +264,6 @@ def condition_holds(condition: dict | None, context: dict) -> bool:
 def _move_step(step: RS, status: str, *, expect: tuple[str, ...], extra=None, **sets) -> bool:
     """Move a run step (conditionally on its status) with its event; False if it moved
     meanwhile."""
-    from pynamodb.exceptions import TransactWriteError
     stamp = now_ms()
     values = {"status": status, "updated_at": stamp, **sets}
     condition = RS.status.is_in(*expect)
@@ -274,20 +273,15 @@ def _move_step(step: RS, status: str, *, expect: tuple[str, ...], extra=None, **
                            sets.get("task_id", step.task_id), "previous_status": step.status})
     actions = [getattr(RS, k).set(v) if v is not None else getattr(RS, k).remove()
                for k, v in values.items()]
-    try:
-        with transaction() as tx:
-            tx.update(step, actions=actions, condition=condition)
-            tx.save(event)
-            if extra:
-                extra(tx)
-    except TransactWriteError as error:
-        from chalicelib.store.base import cancelled_by_condition
-        if cancelled_by_condition(error):
-            return False
-        raise
+
+    def writes(tx):
+        tx.update(step, actions=actions, condition=condition)
+        if extra:
+            extra(tx)
+    if not commit(step.network_id, writes, event):
+        return False
     for name, value in values.items():
         setattr(step, name, value)
-    fanout.announce(step.network_id, [event])
     return True
 
 
@@ -375,8 +369,7 @@ def _maybe_finish(run: R) -> None:
 
 
 def _finish(run: R, status: str, *, output=None, error: str | None = None) -> bool:
-    from pynamodb.exceptions import TransactWriteError
-    from chalicelib.store.base import cancelled_by_condition
+    """End a running run (once). The workflow shows the status of its latest run."""
     stamp = now_ms()
     sets = {"status": status, "finished_at": stamp, "updated_at": stamp}
     if output is not None:
@@ -386,30 +379,17 @@ def _finish(run: R, status: str, *, output=None, error: str | None = None) -> bo
     event = events.record(run.network_id, "workflow_run.updated",
                           {"id": run.id, "workflow_id": run.workflow_id, "status": status,
                            "error": error, "duration_ms": stamp - run.created_at})
-    workflow = W(*WORKFLOWS.key(run.network_id, run.workflow_id))
-    try:
-        with transaction() as tx:
-            tx.update(R(run.pk, run.sk), actions=[getattr(R, k).set(v) for k, v in sets.items()],
-                      condition=R.status == "running")
-            tx.update(workflow, actions=[W.status.set(status), W.updated_at.set(stamp)],
+
+    def writes(tx, latest: bool):
+        tx.update(R(run.pk, run.sk), actions=[getattr(R, k).set(v) for k, v in sets.items()],
+                  condition=R.status == "running")
+        if latest:
+            tx.update(W(*WORKFLOWS.key(run.network_id, run.workflow_id)),
+                      actions=[W.status.set(status), W.updated_at.set(stamp)],
                       condition=W.last_run_id == run.id)
-            tx.save(event)
-    except TransactWriteError as error_:
-        if not cancelled_by_condition(error_):
-            raise
-        # a newer run owns the workflow's status: finish this run alone
-        try:
-            with transaction() as tx:
-                tx.update(R(run.pk, run.sk),
-                          actions=[getattr(R, k).set(v) for k, v in sets.items()],
-                          condition=R.status == "running")
-                tx.save(event)
-        except TransactWriteError as again:
-            if cancelled_by_condition(again):
-                return False
-            raise
-    fanout.announce(run.network_id, [event])
-    return True
+    # a newer run owns the workflow's status: then finish this run alone
+    return commit(run.network_id, lambda tx: writes(tx, True), event) or \
+        commit(run.network_id, lambda tx: writes(tx, False), event)
 
 
 def _fail_run(run: R, step: RS, reason: str) -> None:
