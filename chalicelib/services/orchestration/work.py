@@ -1,12 +1,13 @@
 """Tasks that orchestration makes (workflow steps, chat messages, trigger actions), and
 what happens when they end.
 
-A task made here is an ordinary task (routed, leased, retried and listed like any other).
-Before it is created, a task link (store/reactions.py) records which record it works for;
-when the task ends, the owner's handler is called with the link and the task — from the
-fast path right after the task's final move, and again by the durable sweep if that was
-missed. The link's `handled` mark is written in the same transaction as the owner's
-effect (`settle`), so an end has one effect however often it is seen.
+A task made here is an ordinary task (routed, leased, retried and listed like any other),
+and a task link (store/reactions.py) records which record it works for. When the task
+ends, the owner's handler is called with the link and the task — from the fast path right
+after the task's final move, by the creator itself if the task ended before its link was
+written, and again by the durable sweep if both were missed. The link's `handled` mark is
+written in the same transaction as the owner's effect (`settle`), so an end has one
+effect however often it is seen.
 
 Agents: a task for an agent requires the capability `agent:<agent id>`, which only the
 node the agent runs on holds while the agent is started (services/orchestration/agents.py):
@@ -17,11 +18,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.auth.principal import Principal
 from chalicelib.clock import now_ms
-from chalicelib.ids import ulid
 from chalicelib.services import reactions, tasks
 from chalicelib.store.reactions import TaskLinkRecord as L, task_link_key
 
@@ -53,21 +53,29 @@ def create_task(network_id: str, *, owner_kind: str | None, refs: dict | None, k
                 agent_id: str | None = None, payload: dict | None = None, priority=None,
                 capabilities=None, max_attempts: int | None = None, source: str = "platform",
                 connected_only: bool = False):
-    """Create (once per `key`) a task working for `owner_kind`/`refs`; (task, created).
-    A retry returns the first task, whose link its own first attempt wrote."""
-    task_id = f"task-{ulid().lower()}"
+    """Create (once per `key`) a task working for `owner_kind`/`refs`; (task, created)."""
     if owner_kind:
         reactions.follow(network_id)
-        L(*task_link_key(network_id, task_id), kind="tasklink", id=task_id,
-          network_id=network_id, owner=owner_kind, refs=refs or {}, created_at=now_ms()).save()
     required = list(capabilities or [])
     if agent_id:
         required.append(agent_capability(agent_id))
-    return tasks.create(actor(network_id, created_by), title=title, source=source,
-                        description=description, priority=priority, capabilities=required,
-                        payload=payload, agent_id=agent_id, max_attempts=max_attempts,
-                        idempotency_key_value=key, task_id=task_id,
-                        connected_node_only=connected_only)
+    task, created = tasks.create(actor(network_id, created_by), title=title, source=source,
+                                 description=description, priority=priority,
+                                 capabilities=required, payload=payload, agent_id=agent_id,
+                                 max_attempts=max_attempts, idempotency_key_value=key,
+                                 connected_node_only=connected_only)
+    if owner_kind:
+        found = L(*task_link_key(network_id, task.task_id), kind="tasklink", id=task.task_id,
+                  network_id=network_id, owner=owner_kind, refs=refs or {},
+                  created_at=now_ms())
+        try:
+            found.save(condition=L.pk.does_not_exist())
+        except PutError:
+            found = link(network_id, task.task_id)  # a retry: linked by the first attempt
+        task = tasks.get(network_id, task.task_id)
+        if task.status in ENDED and found.handled != marker(task):
+            _owners[owner_kind](network_id, found, task)  # it ended before it was linked
+    return task, created
 
 
 def link(network_id: str, task_id: str) -> L | None:
