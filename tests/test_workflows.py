@@ -131,3 +131,24 @@ def test_a_gated_step_waits_for_a_second_person(aws):
     approvals.decide(NET, gate, decided_by="user:2", approve=False, reason="freeze")
     failed = workflows.get_run(NET, flow.id, second.id)
     assert failed.status == "failed" and "freeze" in failed.error
+
+
+def test_the_event_log_sweep_finishes_what_the_fast_path_missed(aws, monkeypatch, settings_env):
+    """As if the process that completed the tasks died before reacting: the durable path
+    (the reaction sweep over the event log) moves the run on, once."""
+    from chalicelib.services import reactions
+    settings_env(SWITCHBOARD_EVENT_SETTLE_MS="0")
+    worker("w1")
+    flow = fan_in()
+    run = workflows.start_run(NET, flow.id, started_by="user:1")
+    first = {s.name: s.task_id for s in workflows.run_steps(NET, run.id)}
+    with monkeypatch.context() as lost:
+        lost.setattr(reactions, "followed", lambda network_id: False)  # no fast path
+        for name in ("fetch-a", "fetch-b"):
+            tasks.complete(NET, first[name], node_id="w1", result=name, actor="node:w1")
+    assert step_states(run) == {"fetch-a": "running", "fetch-b": "running", "merge": "pending"}
+    assert reactions.catch_up()["events"] > 0
+    assert step_states(run) == {"fetch-a": "completed", "fetch-b": "completed",
+                                "merge": "running"}
+    reactions.catch_up()  # again: nothing new happens
+    assert len(tasks.list_tasks(NET)[0]) == 3
