@@ -23,7 +23,8 @@ def _encode_time(ms: int) -> str:
 
 class _Monotonic:
     """Per-millisecond sequence: a fresh random start for each millisecond, then +1.
-    A few recent milliseconds are remembered, since threads may interleave stamps."""
+    The most recently used milliseconds are remembered, since threads may interleave
+    stamps (and a caller may stamp a time other than now)."""
 
     KEEP = 64
 
@@ -32,10 +33,10 @@ class _Monotonic:
 
     def next(self, ms: int) -> int:
         with self._lock:
-            value = self._last[ms] + 1 if ms in self._last else self._fresh()
-            self._last[ms] = value
+            value = self._last.pop(ms) + 1 if ms in self._last else self._fresh()
+            self._last[ms] = value  # (re)inserted last: the dict is in order of use
             if len(self._last) > self.KEEP:
-                del self._last[min(self._last)]
+                del self._last[next(iter(self._last))]  # the least recently used
             return value
 
 

@@ -7,18 +7,15 @@
 from __future__ import annotations
 
 from chalicelib import logs
-from chalicelib.services import reactions
-# Importing the families registers their reactions in every function that runs this
-# module (the app imports it for its schedules): chat answers, review openings, ...
-from chalicelib.services.orchestration import (approvals, chat, collaboration,  # noqa: F401
-                                               marketplace, reviews, triggers, workflows)
+from chalicelib.services import orchestration, reactions
 
 log = logs.get("jobs")
 
 
 def due() -> dict:
-    summary = {**triggers.fire_due(), "approvals_expired": approvals.expire_due(),
-               "waits_done": workflows.wake_due()}
+    summary = {**orchestration.triggers.fire_due(),
+               "approvals_expired": orchestration.approvals.expire_due(),
+               "waits_done": orchestration.workflows.wake_due()}
     log.info("due sweep", extra=summary)
     return summary
 

@@ -34,8 +34,20 @@ UNFOLLOWED_TTL_S = 5.0       # ... or not (a miss is made good by the sweep)
 SWEEP_BUDGET = 2000          # events one sweep reads per network
 
 _handlers: list[tuple[tuple[str, ...], Callable]] = []
+_loaders: list[Callable] = []
 _caches: list[dict] = []
 _lock = threading.Lock()
+
+
+def load_with(loader: Callable) -> None:
+    """`loader()` imports the modules that register handlers; it runs before the first
+    dispatch (families load on first use: services/orchestration/__init__.py)."""
+    _loaders.append(loader)
+
+
+def _load() -> None:
+    while _loaders:
+        _loaders.pop()()
 
 
 def instance_cache() -> dict:
@@ -71,6 +83,7 @@ def _matches(patterns, event_type: str) -> bool:
 def dispatch(network_id: str, batch, *, fast: bool = True) -> None:
     if fast and not followed(network_id):
         return
+    _load()
     for event in batch:
         for patterns, handler in _handlers:
             if _matches(patterns, event.type):

@@ -167,5 +167,3 @@ def _bind(agent: A, previous_worker: str | None) -> None:
     else:
         nodes.revoke(agent.network_id, agent.worker_id, capability)
 
-
-events.register_types("agent.status")

@@ -35,7 +35,6 @@ CONVERSATIONS = Family(C, kind="conversation", id_prefix="cnv", label="Conversat
 MAX_CONTENT = 32_000
 HISTORY = 20                 # earlier messages sent to the agent with a new one
 POLL_S = 0.02
-events.register_types("chat.message")
 
 
 def get(network_id: str, conversation_id: str, owner: str) -> C:

@@ -27,7 +27,6 @@ SESSIONS = Family(S, kind="collaboration", id_prefix="col", label="Collaboration
 MESSAGE_TYPES = ("text", "decision", "question", "action", "result")
 MAX_KEYS_PER_MERGE = 50
 MAX_MESSAGE = 32_000
-events.register_types("collaboration.message", "collaboration.context")
 
 
 def get(network_id: str, session_id: str) -> S:

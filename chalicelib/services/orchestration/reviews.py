@@ -22,7 +22,6 @@ REVIEWS = Family(RV, kind="code_review", id_prefix="rev", label="Code review",
                  unique_names=True)
 STATUSES = ("pending", "approved", "changes_requested", "rejected")
 MAX_COMMENT = 20_000
-events.register_types("code_review.comment")
 
 
 def get(network_id: str, review_id: str) -> RV:

@@ -53,7 +53,6 @@ ACTIONS = {"create_task": "create_task", "execute_workflow": "execute_workflow",
 MIN_INTERVAL_S = 60
 RERUN_AFTER_MS = 120_000       # a firing still running this long after its claim is rerun
 EVENT_TRIGGERS_TTL_S = 2.0
-events.register_types("trigger.fired")
 
 _event_triggers = reactions.instance_cache()  # network -> (expiry, active event triggers)
 

@@ -54,8 +54,6 @@ OPERATORS = {"eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "lt": ope
              "contains": lambda a, b: b in a if a is not None else False,
              "in": lambda a, b: a in b if b is not None else False,
              "exists": lambda a, b: a is not None}
-events.register_types("workflow_run.created", "workflow_run.updated", "workflow_step.updated",
-                      "workflow_run.*", "workflow_step.*")
 
 
 # --------------------------------------------------------------------------- definitions
