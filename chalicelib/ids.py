@@ -10,6 +10,7 @@ import os
 import secrets
 import string
 import threading
+from collections import OrderedDict
 
 from chalicelib.clock import now_ms
 
@@ -23,20 +24,21 @@ def _encode_time(ms: int) -> str:
 
 class _Monotonic:
     """Per-millisecond sequence: a fresh random start for each millisecond, then +1.
-    The most recently used milliseconds are remembered, since threads may interleave
-    stamps (and a caller may stamp a time other than now)."""
+    The milliseconds used most recently are remembered, since threads may interleave
+    stamps (and a caller may pass a stamp older than the others)."""
 
     KEEP = 64
 
     def __init__(self, fresh):
-        self._fresh, self._lock, self._last = fresh, threading.Lock(), {}
+        self._fresh, self._lock, self._last = fresh, threading.Lock(), OrderedDict()
 
     def next(self, ms: int) -> int:
         with self._lock:
-            value = self._last.pop(ms) + 1 if ms in self._last else self._fresh()
-            self._last[ms] = value  # (re)inserted last: the dict is in order of use
+            value = self._last[ms] + 1 if ms in self._last else self._fresh()
+            self._last[ms] = value
+            self._last.move_to_end(ms)
             if len(self._last) > self.KEEP:
-                del self._last[next(iter(self._last))]  # the least recently used
+                self._last.popitem(last=False)
             return value
 
 
@@ -60,17 +62,6 @@ def ulid(ms: int | None = None) -> str:
     ms = now_ms() if ms is None else ms
     rand = _ulid_sequence.next(ms) % (1 << _ULID_RANDOM_BITS)
     return _encode_time(ms) + _base(rand, _CROCKFORD, 16)
-
-
-def ulid_time(value: str) -> int:
-    """The millisecond time a ULID was made at; ValueError when it is not a ULID."""
-    head = value[:10].upper()
-    if len(head) != 10 or any(c not in _CROCKFORD for c in head):
-        raise ValueError(f"not a ULID: {value!r}")
-    ms = 0
-    for char in head:
-        ms = ms * 32 + _CROCKFORD.index(char)
-    return ms
 
 
 def new_id(prefix: str) -> str:
