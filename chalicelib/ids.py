@@ -64,6 +64,17 @@ def ulid(ms: int | None = None) -> str:
     return _encode_time(ms) + _base(rand, _CROCKFORD, 16)
 
 
+def ulid_time(value: str) -> int:
+    """The millisecond time a ULID was made at; ValueError when it is not a ULID."""
+    head = value[:10].upper()
+    if len(head) != 10 or any(c not in _CROCKFORD for c in head):
+        raise ValueError(f"not a ULID: {value!r}")
+    ms = 0
+    for char in head:
+        ms = ms * 32 + _CROCKFORD.index(char)
+    return ms
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{ulid()}"
 
