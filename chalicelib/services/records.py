@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
-from chalicelib.services import events, fanout
+from chalicelib.services import audit, events, fanout
 from chalicelib.store.base import cancelled_by_condition, page, transaction
 from chalicelib.store.records import (COUNTER_SK, Record, family_pk, name_key)
 
@@ -134,6 +134,7 @@ class Family:
             if self.unique_names and cancelled_by_condition(error):
                 raise Conflict(f"{self.label} named {name!r} already exists") from None
             raise
+        audit.note_created(self.kind, record.id)
         fanout.announce(record.network_id, [event_record])
         return record
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from chalicelib.errors import Conflict, ValidationFailed
-from chalicelib.services import events, nodes, tasks
+from chalicelib.services import nodes, tasks
 from chalicelib.services.orchestration.work import agent_capability
 from chalicelib.services.records import Family, Page
 from chalicelib.store.agents import AgentRecord as A

@@ -19,7 +19,7 @@ from typing import Callable
 
 from chalicelib.clock import now_ms
 from chalicelib.errors import BadRequest, Conflict, Forbidden, ValidationFailed
-from chalicelib.services import reactions
+from chalicelib.services import audit, reactions
 from chalicelib.services.records import Family, Page
 from chalicelib.store.approvals import APPROVAL_DUE, ApprovalRecord as A
 from chalicelib.store.records import time_key
@@ -111,6 +111,7 @@ def decide(network_id: str, approval_id: str, *, decided_by: str, approve: bool,
         sets["decision_note"] = note
     if not approve:
         sets["rejection_reason"] = reason.strip()
+    audit.note(decision=sets["status"], requested_by=approval.created_by)
     return _close(approval, sets)
 
 

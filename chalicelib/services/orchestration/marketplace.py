@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
+from chalicelib.services import audit
 from chalicelib.services.orchestration import agents, workflows
 from chalicelib.services.records import Family
 from chalicelib.store.marketplace import DOWNLOADS_PK, DownloadsRecord, InstallRecord
@@ -71,6 +72,7 @@ def get(template_id: str) -> dict:
 def install(network_id: str, template_id: str, *, created_by: str, name: str | None = None,
             worker_id: str | None = None, run: bool = False, input: dict | None = None) -> dict:
     template = get(template_id)
+    audit.note(template_id=template_id)
     label = (name or "").strip()
     record = INSTALLS.new(network_id, created_by=created_by, template_id=template_id,
                           name=f"{template_id}/{label.casefold()}" if label else template_id)

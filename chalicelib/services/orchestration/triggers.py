@@ -35,7 +35,7 @@ from chalicelib.auth import secrets
 from chalicelib.clock import now_ms
 from chalicelib.errors import NotFound, Unauthorized, ValidationFailed
 from chalicelib.ids import stream_id_time, ulid
-from chalicelib.services import events, messaging, reactions
+from chalicelib.services import audit, events, messaging, reactions
 from chalicelib.services.orchestration import agents, work, workflows
 from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.base import page
@@ -410,6 +410,9 @@ def fire_webhook(trigger_id: str, token: str | None, payload) -> F:
     if hook is None or not token or not hmac.compare_digest(hook.token_hash,
                                                              secrets.digest(token)):
         raise Unauthorized("unknown trigger or wrong token")
+    # the caller holds no credential: the trigger's token says which network it acts in
+    audit.note(network_id=hook.network_id, actor_id=f"webhook:{trigger_id}",
+               target_type="trigger", target_id=trigger_id)
     return fire_now(hook.network_id, trigger_id, cause={"type": "webhook"}, event_data=payload)
 
 

@@ -33,7 +33,7 @@ from chalicelib import logs
 from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
-from chalicelib.services import events, fanout, reactions, tasks
+from chalicelib.services import audit, events, fanout, reactions, tasks
 from chalicelib.services.orchestration import agents, approvals, work
 from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.base import transaction
@@ -226,6 +226,7 @@ def start_run(network_id: str, workflow_id: str, *, input: dict | None = None,
         if key is not None:
             return get_run(network_id, workflow_id, run_id)  # started by an earlier attempt
         raise
+    audit.note_created("workflow_run", run_id)
     fanout.announce(network_id, [event])  # readies the first steps (run_created)
     return get_run(network_id, workflow_id, run_id)
 
