@@ -6,7 +6,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Content, Id, Input, Line, Name, Object, Text, Word
 from chalicelib.api.platform import router
-from chalicelib.api.platform.listing import Paging, listing
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
 from chalicelib.services import orchestration
 
@@ -92,15 +92,15 @@ def memory_view(memory) -> dict:
 def list_agents(req):
     query = req.params
     found = orchestration.agents.list_agents(req.principal.network_id,
-                               status=query.status_filter or query.status, role=query.role,
-                               **query.window())
+                                             status=query.status_filter or query.status, role=query.role,
+                                             **query.window())
     return listing(found, agent_view, query)
 
 
 @router.route("/api/v1/agents", methods=["POST"], body=NewAgent)
 def create_agent(req):
     agent = orchestration.agents.create(req.principal.network_id, fields_of(req.body),
-                          created_by=req.principal.account_id)
+                                        created_by=req.principal.account_id)
     return Response(body=agent_view(agent), status_code=201)
 
 
@@ -117,7 +117,7 @@ def update_agent(req, agent_id):
 @router.route("/api/v1/agents/{agent_id}", methods=["DELETE"])
 def delete_agent(req, agent_id):
     orchestration.agents.delete(req.principal.network_id, agent_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/agents/{agent_id}/start", methods=["POST"])
@@ -134,27 +134,27 @@ def stop_agent(req, agent_id):
 def list_memories(req, agent_id):
     query = req.params
     found = orchestration.memories.list_memories(req.principal.network_id, agent_id, search=query.search,
-                                   category=query.category, **query.window())
+                                                 category=query.category, **query.window())
     return listing(found, memory_view, query)
 
 
 @router.route("/api/v1/agents/{agent_id}/memories", methods=["POST"], body=NewMemory)
 def create_memory(req, agent_id):
     memory = orchestration.memories.create(req.principal.network_id, agent_id, fields_of(req.body),
-                             created_by=req.principal.account_id)
+                                           created_by=req.principal.account_id)
     return Response(body=memory_view(memory), status_code=201)
 
 
 @router.route("/api/v1/agents/memories/{memory_id}", methods=["PUT"], body=MemoryChange)
 def update_memory(req, memory_id):
     return memory_view(orchestration.memories.update(req.principal.network_id, memory_id,
-                                       fields_of(req.body)))
+                                                     fields_of(req.body)))
 
 
 @router.route("/api/v1/agents/memories/{memory_id}", methods=["DELETE"])
 def delete_memory(req, memory_id):
     orchestration.memories.delete(req.principal.network_id, memory_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/agents/{agent_id}/memory-stats")

@@ -76,7 +76,7 @@ def comment_view(comment) -> dict:
 def list_approvals(req):
     query = req.params
     found = orchestration.approvals.list_approvals(req.principal.network_id, status=query.status,
-                                     **query.window())
+                                                   **query.window())
     return listing(found, approval_view, query)
 
 
@@ -84,8 +84,8 @@ def list_approvals(req):
 def request_approval(req):
     body = req.body
     approval = orchestration.approvals.request(req.principal.network_id, requested_by=req.principal.account_id,
-                                 action=body.action, details=body.details, task_id=body.task_id,
-                                 expires_in_s=body.expires_in_s)
+                                               action=body.action, details=body.details, task_id=body.task_id,
+                                               expires_in_s=body.expires_in_s)
     return approval_view(approval)
 
 
@@ -97,55 +97,58 @@ def get_approval(req, approval_id):
 @router.route("/api/v1/approvals/{approval_id}/approve", methods=["POST"], body=Decision)
 def approve(req, approval_id):
     return approval_view(orchestration.approvals.decide(req.principal.network_id, approval_id,
-                                          decided_by=req.principal.account_id, approve=True,
-                                          note=req.body.note or req.body.comment))
+                                                        decided_by=req.principal.account_id, approve=True,
+                                                        note=req.body.note or req.body.comment))
 
 
 @router.route("/api/v1/approvals/{approval_id}/reject", methods=["POST"], body=Decision)
 def reject(req, approval_id):
     return approval_view(orchestration.approvals.decide(req.principal.network_id, approval_id,
-                                          decided_by=req.principal.account_id, approve=False,
-                                          reason=req.body.reason or req.body.note,
-                                          note=req.body.note))
+                                                        decided_by=req.principal.account_id, approve=False,
+                                                        reason=req.body.reason or req.body.note,
+                                                        note=req.body.note))
 
 
 @router.route("/api/v1/code-reviews", query=StatusQuery)
 def list_reviews(req):
     query = req.params
     found = orchestration.reviews.list_reviews(req.principal.network_id, status=query.status,
-                                 task_id=query.task_id, **query.window())
+                                               task_id=query.task_id, **query.window())
     return listing(found, review_view, query)
 
 
 @router.route("/api/v1/code-reviews/{review_id}")
 def get_review(req, review_id):
-    network_id = req.principal.network_id
-    return review_view(orchestration.reviews.get(network_id, review_id), orchestration.reviews.comments(network_id, review_id))
+    network_id, reviews = req.principal.network_id, orchestration.reviews
+    return review_view(reviews.get(network_id, review_id), reviews.comments(network_id, review_id))
+
+
+def _decide_review(req, review_id, *, approve: bool) -> dict:
+    body = req.body
+    review = orchestration.reviews.decide(req.principal.network_id, review_id,
+                                          reviewer=req.principal.account_id, approve=approve,
+                                          comment=(body.comment or body.note) if approve
+                                          else (body.reason or body.comment))
+    return {"id": review.id, "status": review.status}
 
 
 @router.route("/api/v1/code-reviews/{review_id}/approve", methods=["POST"], body=Decision)
 def approve_review(req, review_id):
-    review = orchestration.reviews.decide(req.principal.network_id, review_id,
-                            reviewer=req.principal.account_id, approve=True,
-                            comment=req.body.comment or req.body.note)
-    return {"id": review.id, "status": review.status}
+    return _decide_review(req, review_id, approve=True)
 
 
 @router.route("/api/v1/code-reviews/{review_id}/reject", methods=["POST"], body=Decision)
 def reject_review(req, review_id):
-    review = orchestration.reviews.decide(req.principal.network_id, review_id,
-                            reviewer=req.principal.account_id, approve=False,
-                            comment=req.body.reason or req.body.comment)
-    return {"id": review.id, "status": review.status}
+    return _decide_review(req, review_id, approve=False)
 
 
 def _comment(req, review_id):
     body = req.body
     entry, count = orchestration.reviews.comment(req.principal.network_id, review_id,
-                                   author=req.principal.account_id,
-                                   content=body.content or body.comment,
-                                   file_path=body.file_path, line_number=body.line_number,
-                                   parent_id=body.parent_id)
+                                                 author=req.principal.account_id,
+                                                 content=body.content or body.comment,
+                                                 file_path=body.file_path, line_number=body.line_number,
+                                                 parent_id=body.parent_id)
     return Response(body={"id": entry.id, "comment_count": count, **comment_view(entry)},
                     status_code=201)
 

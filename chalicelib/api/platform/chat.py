@@ -9,7 +9,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Id, Input, Title
 from chalicelib.api.platform import router
-from chalicelib.api.platform.listing import Paging, listing
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
 from chalicelib.services import orchestration
 
@@ -64,20 +64,20 @@ def list_conversations(req):
 @router.route("/api/v1/chat/conversations", methods=["POST"], body=NewConversation)
 def create_conversation(req):
     conversation = orchestration.chat.create(req.principal.network_id, owner(req),
-                               agent_id=req.body.agent_id, title=req.body.title)
+                                             agent_id=req.body.agent_id, title=req.body.title)
     return Response(body=conversation_view(conversation), status_code=201)
 
 
 @router.route("/api/v1/chat/conversations/{conversation_id}", methods=["DELETE"])
 def delete_conversation(req, conversation_id):
     orchestration.chat.delete(req.principal.network_id, conversation_id, owner(req))
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/chat/conversations/{conversation_id}/messages", query=MessagesQuery)
 def list_messages(req, conversation_id):
     found, cursor = orchestration.chat.messages(req.principal.network_id, conversation_id, owner(req),
-                                  limit=req.params.limit, cursor=req.params.cursor)
+                                                limit=req.params.limit, cursor=req.params.cursor)
     body = {"items": [message_view(m) for m in found], "total": len(found)}
     if cursor:
         body["next_cursor"] = cursor
@@ -88,7 +88,7 @@ def list_messages(req, conversation_id):
               body=NewChatMessage)
 def send_message(req, conversation_id):
     answer = orchestration.chat.send(req.principal.network_id, conversation_id, owner(req), req.body.content,
-                       deadline=req.deadline(req.body.wait))
+                                     deadline=req.deadline(req.body.wait))
     pending = answer["delivered"] and answer["assistant_message"] is None
     return Response(body={"user_message": message_view(answer["user_message"]),
                           "assistant_message": message_view(answer["assistant_message"]),

@@ -47,14 +47,14 @@ def session_view(session, full: bool = False) -> dict:
 def list_sessions(req):
     query = req.params
     found = orchestration.collaboration.list_sessions(req.principal.network_id, status=query.status,
-                                        **query.window())
+                                                      **query.window())
     return listing(found, session_view, query)
 
 
 @router.route("/api/v1/collaboration", methods=["POST"], body=NewSession)
 def create_session(req):
     session = orchestration.collaboration.create(req.principal.network_id, fields_of(req.body),
-                                   created_by=req.principal.account_id)
+                                                 created_by=req.principal.account_id)
     return Response(body={"id": session.id, "name": session.name, "status": session.status},
                     status_code=201)
 
@@ -68,7 +68,7 @@ def get_session(req, session_id):
 def post_message(req, session_id):
     body = req.body
     count = orchestration.collaboration.post(req.principal.network_id, session_id, agent_id=body.agent_id,
-                               message=body.message, message_type=body.message_type)
+                                             message=body.message, message_type=body.message_type)
     return {"status": "sent", "message_count": count}
 
 

@@ -7,7 +7,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Line, Text
 from chalicelib.api.platform import router
-from chalicelib.api.platform.listing import Paging, listing
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
 from chalicelib.services import orchestration
 
@@ -44,20 +44,20 @@ def list_entries(req):
     if query.search:
         window = query.window()
         found = orchestration.knowledge.search(network_id, query.search, category=query.category,
-                                 limit=window["limit"], offset=window["offset"])
+                                               limit=window["limit"], offset=window["offset"])
         return Response(body=listing(found, entry_view, query),
                         headers={"X-Items-Read": str(found.items_read)})
     return listing(orchestration.knowledge.list_entries(network_id, category=query.category,
-                                          **query.window()), entry_view, query)
+                                                        **query.window()), entry_view, query)
 
 
 @router.route("/api/v1/knowledge", methods=["POST"], body=NewEntry)
 def create_entry(req):
     body = req.body
     entry = orchestration.knowledge.create(req.principal.network_id,
-                             {"title": body.title, "content": body.content,
-                              "category": body.category, "tags": body.tags,
-                              "source": body.source}, created_by=req.principal.account_id)
+                                           {"title": body.title, "content": body.content,
+                                           "category": body.category, "tags": body.tags,
+                                           "source": body.source}, created_by=req.principal.account_id)
     return Response(body={"id": entry.id, "title": entry.title}, status_code=201)
 
 
@@ -69,4 +69,4 @@ def get_entry(req, entry_id):
 @router.route("/api/v1/knowledge/{entry_id}", methods=["DELETE"])
 def delete_entry(req, entry_id):
     orchestration.knowledge.delete(req.principal.network_id, entry_id)
-    return Response(body="", status_code=204)
+    return no_content()

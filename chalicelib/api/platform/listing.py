@@ -4,9 +4,15 @@ extension: `cursor` in, `next_cursor` out (cheaper than skipping: a cursor resum
 Query, a skip reads past the items)."""
 from typing import Annotated
 
+from chalice import Response
 from msgspec import Meta
 
 from chalicelib.api.inputs import Cursor, Input, Offset
+
+
+def no_content() -> Response:
+    """A delete's answer (a new one each time: middleware adds headers to it)."""
+    return Response(body="", status_code=204)
 
 
 class Paging(Input):

@@ -56,6 +56,6 @@ def get_template(req, template_id):
 def install(req, template_id):
     body = req.body
     done = orchestration.marketplace.install(req.principal.network_id, template_id,
-                               created_by=req.principal.account_id, name=body.name,
-                               worker_id=body.worker_id, run=body.run, input=body.input)
+                                             created_by=req.principal.account_id, name=body.name,
+                                             worker_id=body.worker_id, run=body.run, input=body.input)
     return Response(body={"data": done}, status_code=201)

@@ -7,7 +7,7 @@ from chalice import Response
 from chalicelib.api.inputs import Input, Name, Object, Secret, Word
 from chalicelib.api.platform import router
 from chalicelib.api.platform.agents import fields_of
-from chalicelib.api.platform.listing import Paging, listing
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import PUBLIC
 from chalicelib.clock import iso
 from chalicelib.services import orchestration
@@ -68,7 +68,7 @@ def firing_view(firing) -> dict:
 def list_triggers(req):
     query = req.params
     found = orchestration.triggers.list_triggers(req.principal.network_id, trigger_type=query.trigger_type,
-                                   is_active=query.is_active, **query.window())
+                                                 is_active=query.is_active, **query.window())
     return listing(found, trigger_view, query)
 
 
@@ -95,13 +95,13 @@ def get_trigger(req, trigger_id):
 @router.route("/api/v1/triggers/{trigger_id}", methods=["PUT"], body=TriggerChange)
 def update_trigger(req, trigger_id):
     return trigger_view(orchestration.triggers.update(req.principal.network_id, trigger_id,
-                                        fields_of(req.body)))
+                                                      fields_of(req.body)))
 
 
 @router.route("/api/v1/triggers/{trigger_id}", methods=["DELETE"])
 def delete_trigger(req, trigger_id):
     orchestration.triggers.delete(req.principal.network_id, trigger_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/triggers/{trigger_id}/toggle", methods=["POST"])
@@ -120,8 +120,8 @@ def trigger_history(req, trigger_id):
 @router.route("/api/v1/triggers/{trigger_id}/test", methods=["POST"], body=Firing)
 def test_trigger(req, trigger_id):
     firing = orchestration.triggers.fire_now(req.principal.network_id, trigger_id,
-                               cause={"type": "test", "by": req.principal.account_id},
-                               event_data=req.body.event_data or {}, active_only=False)
+                                             cause={"type": "test", "by": req.principal.account_id},
+                                             event_data=req.body.event_data or {}, active_only=False)
     return firing_view(firing)
 
 

@@ -10,7 +10,7 @@ from msgspec import Meta
 from chalicelib.api.inputs import Id, Input, Name, Object, Text
 from chalicelib.api.platform import router
 from chalicelib.api.platform.agents import fields_of
-from chalicelib.api.platform.listing import Paging, listing
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
 from chalicelib.services import orchestration
 
@@ -77,7 +77,7 @@ def list_workflows(req):
 @router.route("/api/v1/workflows", methods=["POST"], body=NewWorkflow)
 def create_workflow(req):
     workflow = orchestration.workflows.create(req.principal.network_id, fields_of(req.body),
-                                created_by=req.principal.account_id)
+                                              created_by=req.principal.account_id)
     return Response(body={"id": workflow.id, "name": workflow.name, "status": workflow.status},
                     status_code=201)
 
@@ -92,13 +92,13 @@ def get_workflow(req, workflow_id):
 @router.route("/api/v1/workflows/{workflow_id}", methods=["DELETE"])
 def delete_workflow(req, workflow_id):
     orchestration.workflows.delete(req.principal.network_id, workflow_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/workflows/{workflow_id}/steps", methods=["POST"], body=NewStep)
 def add_step(req, workflow_id):
     step = orchestration.workflows.add_step(req.principal.network_id, workflow_id, fields_of(req.body),
-                              created_by=req.principal.account_id)
+                                            created_by=req.principal.account_id)
     return Response(body={"id": step.id, "name": step.name, "order": int(step.order or 0),
                           "depends_on": step.depends_on or []}, status_code=201)
 
@@ -107,7 +107,7 @@ def add_step(req, workflow_id):
 def run_workflow(req, workflow_id):
     network_id = req.principal.network_id
     run = orchestration.workflows.start_run(network_id, workflow_id, input=req.body.input,
-                              cause={"type": "api"}, started_by=req.principal.account_id)
+                                            cause={"type": "api"}, started_by=req.principal.account_id)
     return Response(body=run_view(run, orchestration.workflows.run_steps(network_id, run.id)),
                     status_code=202)
 
