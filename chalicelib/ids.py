@@ -10,7 +10,6 @@ import os
 import secrets
 import string
 import threading
-from collections import OrderedDict
 
 from chalicelib.clock import now_ms
 
@@ -24,21 +23,19 @@ def _encode_time(ms: int) -> str:
 
 class _Monotonic:
     """Per-millisecond sequence: a fresh random start for each millisecond, then +1.
-    The milliseconds used most recently are remembered, since threads may interleave
-    stamps (and a caller may pass a stamp older than the others)."""
+    A few recent milliseconds are remembered, since threads may interleave stamps."""
 
     KEEP = 64
 
     def __init__(self, fresh):
-        self._fresh, self._lock, self._last = fresh, threading.Lock(), OrderedDict()
+        self._fresh, self._lock, self._last = fresh, threading.Lock(), {}
 
     def next(self, ms: int) -> int:
         with self._lock:
             value = self._last[ms] + 1 if ms in self._last else self._fresh()
             self._last[ms] = value
-            self._last.move_to_end(ms)
             if len(self._last) > self.KEEP:
-                self._last.popitem(last=False)
+                del self._last[next(iter(self._last))]  # the least recently started
             return value
 
 

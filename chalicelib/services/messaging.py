@@ -284,8 +284,12 @@ def _truncated(value) -> int:
 
 
 def reply(network_id: str, *, event_id: str, text, status: str, error: str | None = None,
-          truncated=None, orig_len=None, source: str) -> M:
-    """Store a reply to an inbound event; the latency runs from that event."""
+          error_code: str | None = None, error_detail: str | None = None,
+          client_latency_ms: int | None = None, truncated=None, orig_len=None,
+          source: str) -> M:
+    """Store a reply to an inbound event. `latency_ms` is ours, from the event to the
+    reply's arrival; what the replying client measured is kept beside it. An error may come
+    as `error`, or as a code and a detail: `error` is then the code."""
     try:
         inbound = EventRecord.get(f"NET#{network_id}", event_id, consistent_read=True)
     except DoesNotExist:
@@ -302,8 +306,10 @@ def reply(network_id: str, *, event_id: str, text, status: str, error: str | Non
     inbound_ms = stream_id_time(event_id) or inbound.created_at
     record = M(replies_pk(network_id, event_id), reply_id, reply_id=reply_id, event_id=event_id,
                network_id=network_id, channel=inbound.data.get("room_id"), text=_content(text),
-               status=status, error=error, truncated=_truncated(truncated), orig_len=orig_len,
-               latency_ms=max(0, stamp - inbound_ms), sender=inbound.target,
+               status=status, error=error or error_code, error_code=error_code or error,
+               error_detail=error_detail, truncated=_truncated(truncated), orig_len=orig_len,
+               latency_ms=max(0, stamp - inbound_ms), client_latency_ms=client_latency_ms,
+               sender=inbound.target,
                recipient=inbound.source, source=source, created_at=stamp)
     event = events.record(network_id, "message.reply", {
         "reply_id": reply_id, "in_reply_to": event_id,
@@ -323,10 +329,39 @@ def replies(network_id: str, event_id: str) -> list[M]:
 # --------------------------------------------------------------------------- stream readers
 
 
-def seen(network_id: str, subscriber: str, ttl_s: float) -> None:
-    """A stream reader is connected now, and will count as one for `ttl_s` seconds."""
-    M(presence_pk(network_id), subscriber, network_id=network_id,
-      expires_at=int(time.time() + ttl_s)).save()
+def seen(network_id: str, subscriber: str, ttl_s: float, *,
+         read: tuple[str, str] | None = None) -> None:
+    """A stream reader is connected now, and will count as one for `ttl_s` seconds.
+    `read=(delivered, upto)`: its last window ended at `upto`, and nothing after
+    `delivered` (its last event, or where it started) was for it (see `resume_point`)."""
+    actions = [M.network_id.set(network_id), M.expires_at.set(int(time.time() + ttl_s))]
+    if read:
+        actions += [M.skip_from.set(read[0]), M.skip_to.set(read[1])]
+    M(presence_pk(network_id), subscriber).update(actions=actions)
+
+
+def resume_point(network_id: str, subscriber: str, last_event_id: str | None) -> str | None:
+    """Where a returning reader resumes (None: from now on).
+
+    Many SSE clients take their position only from the events they receive: an `id:` line
+    without data, which is how a window with nothing for them names its end, is skipped by
+    hand-written readers and by sseclient-py alike. Such a reader comes back with the id of
+    its last event, or with none. The presence item remembers where its last window ended
+    and that nothing between its last event and that end was for it, so the reader resumes
+    at the end: it neither re-reads a growing run of other readers' events on every request
+    nor, having no position, misses what arrived between two windows.
+    """
+    try:
+        presence = M.get(presence_pk(network_id), subscriber, consistent_read=True)
+    except DoesNotExist:
+        return last_event_id
+    if not presence.skip_to:
+        return last_event_id
+    if last_event_id is None:  # only a reader seen moments ago continues; others start now
+        return presence.skip_to if (presence.expires_at or 0) >= time.time() else None
+    if presence.skip_from <= last_event_id < presence.skip_to:
+        return presence.skip_to
+    return last_event_id
 
 
 def stream_clients(network_id: str) -> int:

@@ -9,7 +9,8 @@ Keys
             strongly consistent, oldest first; it carries the message, so receiving needs no
             second read; removed when delivered, or when acknowledged for `require_ack`)
 - reply     pk NET#<net>#REPLY#<event_id>     sk <reply_id>       (Hub2d replies)
-- presence  pk NET#<net>#PRESENCE             sk <subscriber>     (stream readers, expiring)
+- presence  pk NET#<net>#PRESENCE             sk <subscriber>     (stream readers, expiring;
+            with the last span of events read past that held nothing for them)
 - idempotency pk NET#<net>#IDEM#<key>          sk IDEM             → the message it sent
 Message ids are ULIDs (`msg-…`): key order is time order.
 """
@@ -72,6 +73,11 @@ class MessageRecord(TableModel):
     truncated = NumberAttribute(null=True)
     orig_len = NumberAttribute(null=True)
     latency_ms = NumberAttribute(null=True)
+    client_latency_ms = NumberAttribute(null=True)  # reply: what the replying client measured
+    error_code = UnicodeAttribute(null=True)        # reply
+    error_detail = UnicodeAttribute(null=True)      # reply
+    skip_from = UnicodeAttribute(null=True)         # presence: no event in (skip_from,
+    skip_to = UnicodeAttribute(null=True)           #   skip_to] is for this reader
     expires_at = NumberAttribute(null=True)        # epoch seconds: the table's TTL attribute
 
     by_recipient = ByRecipient()
