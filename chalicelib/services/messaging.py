@@ -2,8 +2,8 @@
 
 Rules
 - a message is sent once (one transaction: the message, its pending delivery, and its
-  `message.new` event in the network's log); an idempotency key makes a retried send
-  return the first message;
+  `message.new` event in the network's log); the sender's idempotency key makes a retried
+  send return the first message (services/idempotency.py: keys are per principal);
 - receiving hands out pending deliveries oldest first, each to one receiver (a conditional
   write): a message that asked for an acknowledgement becomes invisible for the
   visibility timeout and comes back until it is acknowledged; any other is delivered once;
@@ -23,11 +23,11 @@ from chalicelib.clock import now_ms
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import stream_id, stream_id_time, ulid
-from chalicelib.services import connections, events, fanout, nodes
-from chalicelib.store.base import cancelled_by_condition, page, transaction
+from chalicelib.services import connections, events, fanout, idempotency, nodes
+from chalicelib.store.base import cancelled_by_condition, idempotency_key, page, transaction
 from chalicelib.store.events import EventRecord
-from chalicelib.store.messages import (MessageRecord as M, idempotency_key, message_key,
-                                       party_key, pending_pk, presence_pk, replies_pk)
+from chalicelib.store.messages import (MessageRecord as M, message_key, party_key, pending_pk,
+                                       presence_pk, replies_pk)
 
 MAX_CONTENT_BYTES = 256 * 1024
 MAX_RECEIVE = 100
@@ -72,20 +72,27 @@ def _pending(message: M) -> M:
              **{name: getattr(message, name) for name in CARRIED})
 
 
-def send(network_id: str, *, sender: str, recipient: str, content, source: str,
-         type: str = "text", channel: str | None = None, subject: str | None = None,
-         require_ack: bool = False, extra: dict | None = None,
+def send(network_id: str, *, account_id: str, sender: str, recipient: str, content,
+         source: str, type: str = "text", channel: str | None = None,
+         subject: str | None = None, require_ack: bool = False, extra: dict | None = None,
          idempotency_key_value: str | None = None) -> tuple[M, bool]:
-    """Send one message; (message, sent). A retried send with the same key returns the
-    first message (sent=False)."""
+    """Send one message for the principal whose ledger account is `account_id`; (message,
+    sent). A retried send with the same key returns the first message (sent=False); the
+    same key with another message is a Conflict."""
     sender = nodes.validate_node_id(sender, "from")
     recipient = nodes.validate_node_id(recipient, "to")
-    if idempotency_key_value:
-        previous = _replay(network_id, idempotency_key_value)
+    content = _content(content)
+    key = idempotency_key_value
+    request_hash = idempotency.fingerprint(dict(
+        sender=sender, recipient=recipient, content=content, type=type or "text",
+        channel=channel, subject=subject, require_ack=bool(require_ack), extra=extra)) \
+        if key else None
+    if key:
+        previous = _replay(network_id, account_id, key, request_hash)
         if previous is not None:
             return previous, False
     message = _new_message(network_id, sender=sender, recipient=recipient,
-                           content=_content(content), type=type or "text", channel=channel,
+                           content=content, type=type or "text", channel=channel,
                            subject=subject, require_ack=bool(require_ack), source=source,
                            extra=extra)
     event = events.record(network_id, "message.new", message_event_data(message),
@@ -96,13 +103,13 @@ def send(network_id: str, *, sender: str, recipient: str, content, source: str,
             tx.save(message, condition=M.pk.does_not_exist())
             tx.save(_pending(message))
             tx.save(event)
-            if idempotency_key_value:
-                tx.save(M(*idempotency_key(network_id, idempotency_key_value),
-                          msg_id=message.msg_id, created_at=message.created_at),
+            if key:
+                tx.save(M(*idempotency_key(network_id, account_id, key), msg_id=message.msg_id,
+                          request_hash=request_hash, created_at=message.created_at),
                         condition=M.pk.does_not_exist())
     except TransactWriteError as error:
-        previous = idempotency_key_value and cancelled_by_condition(error) and \
-            _replay(network_id, idempotency_key_value)
+        previous = key and cancelled_by_condition(error) and \
+            _replay(network_id, account_id, key, request_hash)
         if previous:
             return previous, False
         raise
@@ -110,12 +117,9 @@ def send(network_id: str, *, sender: str, recipient: str, content, source: str,
     return message, True
 
 
-def _replay(network_id: str, key: str) -> M | None:
-    try:
-        marker = M.get(*idempotency_key(network_id, key), consistent_read=True)
-    except DoesNotExist:
-        return None
-    return get(network_id, marker.msg_id)
+def _replay(network_id: str, account_id: str, key: str, request_hash: str) -> M | None:
+    marker = idempotency.earlier(M, network_id, account_id, key, request_hash)
+    return get(network_id, marker.msg_id) if marker else None
 
 
 def broadcast(network_id: str, *, sender: str, content, source: str, type: str = "broadcast",

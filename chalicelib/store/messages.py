@@ -11,7 +11,8 @@ Keys
 - reply     pk NET#<net>#REPLY#<event_id>     sk <reply_id>       (Hub2d replies)
 - presence  pk NET#<net>#PRESENCE             sk <subscriber>     (stream readers, expiring;
             with the last span of events read past that held nothing for them)
-- idempotency pk NET#<net>#IDEM#<key>          sk IDEM             → the message it sent
+- idempotency pk NET#<net>#IDEM#<account>      sk KEY#<key>        → the message it sent
+            (store.base.idempotency_key: keys are per principal)
 Message ids are ULIDs (`msg-…`): key order is time order.
 """
 from __future__ import annotations
@@ -79,6 +80,7 @@ class MessageRecord(TableModel):
     skip_from = UnicodeAttribute(null=True)         # presence: no event in (skip_from,
     skip_to = UnicodeAttribute(null=True)           #   skip_to] is for this reader
     expires_at = NumberAttribute(null=True)        # epoch seconds: the table's TTL attribute
+    request_hash = UnicodeAttribute(null=True)     # idempotency marker: what the send asked
 
     by_recipient = ByRecipient()
     by_sender = BySender()
@@ -103,6 +105,3 @@ def replies_pk(network_id: str, event_id: str) -> str:
 def presence_pk(network_id: str) -> str:
     return f"NET#{network_id}#PRESENCE"
 
-
-def idempotency_key(network_id: str, key: str) -> tuple[str, str]:
-    return f"NET#{network_id}#IDEM#{key}", "IDEM"

@@ -149,6 +149,7 @@ def test_a_blocking_receive_returns_as_soon_as_a_message_arrives(hub, creds):
     assert empty["count"] == 0 and 0.45 < time.monotonic() - quiet < 5
 
 
+@pytest.mark.soak
 def test_ten_thousand_messages_survive_receivers_that_crash_before_acking(hub, creds):
     receivers = [f"worker-{i:02d}" for i in range(20)]
     total = 10_000

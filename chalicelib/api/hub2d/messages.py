@@ -55,7 +55,8 @@ def send(req):
     room = body.room_id or "general"
     content = body.content
     if body.to:
-        message, _ = messaging.send(network_id, sender=sender, recipient=body.to,
+        message, _ = messaging.send(network_id, account_id=req.principal.account_id,
+                                    sender=sender, recipient=body.to,
                                     content=content, channel=room, source="hub2d",
                                     idempotency_key_value=req.idempotency_key())
         return {"ok": True, "event_id": message.event_id, "msg_id": message.msg_id}
