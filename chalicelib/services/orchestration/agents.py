@@ -13,7 +13,6 @@ import re
 
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.services import nodes, tasks
-from chalicelib.services.orchestration.work import agent_capability
 from chalicelib.services.records import Family, Page
 from chalicelib.store.agents import AgentRecord as A
 
@@ -28,6 +27,11 @@ SETTINGS = {"llm_provider": "anthropic", "llm_model": "claude-sonnet-4-20250514"
             "tool_blacklist": [], "risk_rules": {}, "daily_budget_usd": 0,
             "max_tokens_per_task": 0}
 AUTONOMY = ("autonomous", "cautious", "supervised", "read_only")
+
+
+def capability(agent_id: str) -> str:
+    """What a task for the agent requires, and only the agent's node holds while it runs."""
+    return f"{nodes.GRANTED_PREFIX}{agent_id}"
 
 
 def get(network_id: str, agent_id: str) -> A:
@@ -147,7 +151,7 @@ def delete(network_id: str, agent_id: str) -> None:
     agent = get(network_id, agent_id)
     AGENTS.delete(agent, event=_summary(agent))
     if agent.worker_id:
-        nodes.revoke(network_id, agent.worker_id, agent_capability(agent.id))
+        nodes.revoke(network_id, agent.worker_id, capability(agent.id))
 
 
 def receives_work(agent: A) -> bool:
@@ -157,13 +161,13 @@ def receives_work(agent: A) -> bool:
 
 def _bind(agent: A, previous_worker: str | None) -> None:
     """Keep the capability on the node the agent runs on, while it runs."""
-    capability = agent_capability(agent.id)
+    needed = capability(agent.id)
     if previous_worker and previous_worker != agent.worker_id:
-        nodes.revoke(agent.network_id, previous_worker, capability)
+        nodes.revoke(agent.network_id, previous_worker, needed)
     if not agent.worker_id:
         return
     if receives_work(agent):
-        nodes.grant(agent.network_id, agent.worker_id, capability)
+        nodes.grant(agent.network_id, agent.worker_id, needed)
     else:
-        nodes.revoke(agent.network_id, agent.worker_id, capability)
+        nodes.revoke(agent.network_id, agent.worker_id, needed)
 

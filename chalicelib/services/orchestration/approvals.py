@@ -19,7 +19,7 @@ from typing import Callable
 
 from chalicelib.clock import now_ms
 from chalicelib.errors import BadRequest, Conflict, Forbidden, ValidationFailed
-from chalicelib.services import audit, reactions
+from chalicelib.services import audit, reactions, tasks
 from chalicelib.services.records import Family, Page
 from chalicelib.store.approvals import APPROVAL_DUE, ApprovalRecord as A
 from chalicelib.store.records import time_key
@@ -161,3 +161,19 @@ def _expire(approval: A, at_ms: int) -> bool:
         return True
     except BadRequest:
         return False  # decided meanwhile
+
+
+@on_decision("task")
+def task_decided(network_id: str, approval: A) -> None:
+    """A task held in `awaiting_approval`: approved, it is queued and routed; otherwise it
+    fails with the reason (services/tasks.py)."""
+    task = tasks.get(network_id, approval.target["task_id"])
+    if task.status != "awaiting_approval":
+        return
+    if approval.status == "approved":
+        tasks.release(network_id, task.task_id, actor=approval.decided_by or "hub",
+                      reason="approved")
+    else:
+        tasks.fail(network_id, task.task_id, node_id=None, retry=False,
+                   actor=approval.decided_by or "hub",
+                   error=f"approval {approval.status}: {approval.rejection_reason or ''}".strip())

@@ -129,7 +129,8 @@ def _deliver(session: S, sender: str, entry: SM) -> None:
             continue
         if not agents.receives_work(agent):
             continue
-        messaging.send(session.network_id, sender=f"agent:{sender}", recipient=agent.worker_id,
+        messaging.send(session.network_id, account_id=f"collaboration:{session.id}",
+                       sender=f"agent:{sender}", recipient=agent.worker_id,
                        content=entry.message, source="platform", type=entry.message_type,
                        channel=f"collaboration:{session.id}", subject=session.name,
                        extra={"session_id": session.id, "from_agent": sender,

@@ -347,7 +347,8 @@ def _act(trigger: T, firing: F) -> dict:
                 raise ValidationFailed("agent_id", f"agent {agent.name} runs on no worker")
             recipient = agent.worker_id
         content = config.get("content") or json.dumps(firing.event_data or {}, default=str)
-        message, _ = messaging.send(network_id, sender=config.get("from") or "trigger",
+        message, _ = messaging.send(network_id, account_id=by,
+                                    sender=config.get("from") or "trigger",
                                     recipient=recipient, content=content, source="platform",
                                     subject=config.get("subject") or trigger.name,
                                     idempotency_key_value=key)

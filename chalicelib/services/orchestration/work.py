@@ -9,10 +9,10 @@ written, and again by the durable sweep if both were missed. The link's `handled
 written in the same transaction as the owner's effect (`settle`), so an end has one
 effect however often it is seen.
 
-Agents: a task for an agent requires the capability `agent:<agent id>`, which only the
-node the agent runs on holds while the agent is started (services/orchestration/agents.py):
-routing, pulls and batch assignment then give it to that node and no other, and a
-stopped agent's tasks wait in the queue.
+Agents: a task for an agent requires the capability `agent:<agent id>` (services/tasks.py
+`create`), which only the node the agent runs on holds while the agent is started
+(services/orchestration/agents.py): routing, pulls and batch assignment then give it to
+that node and no other, and a stopped agent's tasks wait in the queue.
 """
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ ENDED = frozenset({"completed", "failed", "dead_lettered", "expired", "cancelled
 TASK_EVENTS = ("task.completed", "task.failed", "task.updated")
 
 _owners: dict[str, Callable] = {}
-
-
-def agent_capability(agent_id: str) -> str:
-    return f"agent:{agent_id}"
 
 
 def owner(name: str):
@@ -56,12 +52,9 @@ def create_task(network_id: str, *, owner_kind: str | None, refs: dict | None, k
     """Create (once per `key`) a task working for `owner_kind`/`refs`; (task, created)."""
     if owner_kind:
         reactions.follow(network_id)
-    required = list(capabilities or [])
-    if agent_id:
-        required.append(agent_capability(agent_id))
     task, created = tasks.create(actor(network_id, created_by), title=title, source=source,
                                  description=description, priority=priority,
-                                 capabilities=required, payload=payload, agent_id=agent_id,
+                                 capabilities=capabilities, payload=payload, agent_id=agent_id,
                                  max_attempts=max_attempts, idempotency_key_value=key,
                                  connected_node_only=connected_only)
     if owner_kind:
