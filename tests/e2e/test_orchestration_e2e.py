@@ -102,8 +102,8 @@ def test_a_scheduled_fan_in_workflow_runs_on_a_node(hub, creds):
             await peer.close()
 
     peer, (run, detail, history, elapsed) = asyncio.run(scenario())
-    assert sorted(a["title"] for a in peer.assigned) == ["step fetch-a", "step fetch-b",
-                                                          "step merge"]
+    assert sorted({a["title"] for a in peer.assigned}) == ["step fetch-a", "step fetch-b",
+                                                           "step merge"]
     assert peer.assigned[-1]["title"] == "step merge"  # the fan-in ran last
     assert run["cause"]["type"] == "trigger" and run["input"]["topic"] == "queues"
     assert run["output"] == {"merge": {"output": "step merge ok", "processing_time_ms": 1}} \
@@ -199,3 +199,102 @@ def test_knowledge_search_over_a_thousand_entries_reads_only_its_words(hub, cred
           f"topic word in a category {topic_reads}, two words {both_reads}, "
           f"a word in every entry {every_reads}")
     assert rare_reads <= 2 and topic_reads <= 250 + 10 and both_reads <= 125 + 500 + 10
+
+
+def colleague_token(hub, creds):
+    """A second person in the default network (a user of it, logged in)."""
+    admin = Client(hub, creds["admin_token"])
+    created = admin.post("/api/v1/admin/users", json={
+        "email": "colleague@example.test", "password": "colleague-password-1A!",
+        "full_name": "Colleague", "role": "operator"})
+    assert created.status_code in (200, 201), created.text
+    login = requests.post(hub.url("/api/v1/auth/login"), json={
+        "email": "colleague@example.test", "password": "colleague-password-1A!"})
+    return login.json()["access_token"]
+
+
+def test_an_approval_gated_task_reaches_the_node_only_once_approved(hub, creds):
+    api = Client(hub, creds["admin_token"])
+    colleague = Client(hub, colleague_token(hub, creds))
+
+    async def scenario():
+        peer = await node(hub, "gated-node", answer=lambda p: ("completed", "applied"))
+        created = (await asyncio.to_thread(api.post, "/api/v1/tasks", json={
+            "title": "migrate the schema", "requires_approval": True,
+            "worker_id": "gated-node"})).json()
+        await asyncio.sleep(1.5)
+        before = list(peer.assigned)
+        waiting = (await asyncio.to_thread(api.get, "/api/v1/approvals",
+                                           params={"status": "pending"})).json()
+        own = await asyncio.to_thread(api.post,
+                                      f"/api/v1/approvals/{created['approval_id']}/approve")
+        decided = await asyncio.to_thread(colleague.post,
+                                          f"/api/v1/approvals/{created['approval_id']}/approve",
+                                          json={"note": "go ahead"})
+        done = await asyncio.to_thread(eventually, lambda: (api.get(
+            f"/api/v1/tasks/{created['id']}").json()["status"] == "completed"))
+        await peer.close()
+        return created, before, waiting, own, decided, done, peer
+
+    created, before, waiting, own, decided, done, peer = asyncio.run(scenario())
+    assert created["status"] == "awaiting_approval" and before == []
+    assert created["approval_id"] in [a["id"] for a in waiting["items"]]
+    assert own.status_code == 403
+    assert decided.status_code == 200 and decided.json()["status"] == "approved"
+    assert done and {a["title"] for a in peer.assigned} == {"migrate the schema"}
+
+
+def test_a_review_rejected_once_and_then_approved(hub, creds):
+    api = Client(hub, creds["admin_token"])
+    attempts = []
+
+    def answer(payload):
+        attempts.append(payload)
+        feedback = (payload.get("params") or {}).get("review_feedback")
+        return "completed", "patch v2 with a test" if feedback else "patch v1"
+
+    def reviews_of(task_id, status):
+        found = api.get("/api/v1/code-reviews", params={"task_id": task_id,
+                                                        "status": status}).json()["items"]
+        return found or None
+
+    async def scenario():
+        peer = await node(hub, "review-node", answer=answer)
+        task = (await asyncio.to_thread(api.post, "/api/v1/tasks", json={
+            "title": "fix the login bug", "review_required": True,
+            "worker_id": "review-node"})).json()
+        first = (await asyncio.to_thread(eventually, lambda: reviews_of(task["id"], "pending")))[0]
+        in_review = (await asyncio.to_thread(api.get, f"/api/v1/tasks/{task['id']}")).json()
+        comment = await asyncio.to_thread(api.post, f"/api/v1/code-reviews/{first['id']}/comment",
+                                          json={"content": "no test", "file_path": "login.py",
+                                                "line_number": 12})
+        await asyncio.to_thread(api.post, f"/api/v1/code-reviews/{first['id']}/comments",
+                                json={"comment": "on it", "parent_id": comment.json()["id"]})
+        rejected = await asyncio.to_thread(api.post,
+                                           f"/api/v1/code-reviews/{first['id']}/reject",
+                                           json={"reason": "add a test"})
+        second = (await asyncio.to_thread(eventually, lambda: reviews_of(task["id"],
+                                                                          "pending")))[0]
+        approved = await asyncio.to_thread(api.post,
+                                           f"/api/v1/code-reviews/{second['id']}/approve")
+        done = await asyncio.to_thread(eventually, lambda: (lambda t: t["status"] == "completed"
+                                                            and t)(api.get(
+                                                                f"/api/v1/tasks/{task['id']}").json()))
+        shown = (await asyncio.to_thread(api.get, f"/api/v1/code-reviews/{first['id']}")).json()
+        await peer.close()
+        return first, in_review, rejected, second, approved, done, shown
+
+    first, in_review, rejected, second, approved, done, shown = asyncio.run(scenario())
+    assert in_review["status"] == "review" and first["result"]["output"] == "patch v1"
+    assert rejected.json() == {"id": first["id"], "status": "rejected"}
+    assert second["attempt"] == 2 and second["result"]["output"] == "patch v2 with a test"
+    # delivery is at least once: the first attempt may be pushed twice (a push and the
+    # node's catch-up on registering race); the attempt after the rejection carries it
+    assert "review_feedback" not in attempts[0]["params"]
+    feedback = attempts[-1]["params"]["review_feedback"]
+    assert feedback["reason"] == "add a test"
+    assert [c["content"] for c in feedback["comments"]] == ["no test", "on it"]
+    assert approved.json()["status"] == "approved"
+    assert done["result"]["output"] == "patch v2 with a test"
+    assert [c["content"] for c in shown["comments"]] == ["no test", "on it"]
+    assert shown["comments"][1]["parent_id"] == shown["comments"][0]["id"]
