@@ -4,7 +4,9 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (auth, deadletter, files, messages, tasks,  # noqa: E402,F401
-                                     workers)  # (modules register their routes)
+from chalicelib.api.platform import (agents, approvals, auth, chat,  # noqa: E402,F401
+                                     collaboration, deadletter, files, knowledge,
+                                     marketplace, messages, tasks, triggers, workers,
+                                     workflows)  # (modules register their routes)
 
 blueprint = router.blueprint
