@@ -45,6 +45,8 @@ def fresh_aws():
         tables.create_all()
         boto3.client("s3").create_bucket(Bucket=config.settings().files_bucket)
         identity._cache.clear()
+        from chalicelib.services import reactions
+        reactions.forget()
         yield
 
 

@@ -4,7 +4,9 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (auth, deadletter, exports, files, insight,  # noqa: E402,F401
-                                     messages, tasks, workers)  # (modules register their routes)
+from chalicelib.api.platform import (agents, approvals, auth, chat,  # noqa: E402,F401
+                                     collaboration, deadletter, exports, files, insight,
+                                     knowledge, marketplace, messages, tasks, triggers,
+                                     workers, workflows)  # (modules register their routes)
 
 blueprint = router.blueprint
