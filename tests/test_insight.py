@@ -107,6 +107,9 @@ def test_usage_in_results_and_call_credits_become_cost(admin, sky, settings_env,
     settings_env(SWITCHBOARD_CREDIT_USD="0.01")
     admin.post("/api/v1/workers/register", {"id": "w", "name": "w", "max_agents": 10})
     admin.patch("/api/v1/admin/workers/w/approve", {"is_approved": True})
+    agent_a, agent_b = (admin.post("/api/v1/agents", {"name": name, "worker_id": "w",
+                                                      "llm_provider": "anthropic"}).json["id"]
+                        for name in ("writer", "coder"))
 
     def finish(result, agent=None):
         task = admin.post("/api/v1/tasks", {"title": "llm", "worker_id": "w",
@@ -117,12 +120,12 @@ def test_usage_in_results_and_call_credits_become_cost(admin, sky, settings_env,
 
     # the platform worker's shapes: a usage object, a list of calls, flat fields
     finish({"output": "a", "usage": {"provider": "anthropic", "model": "claude-sonnet-4-20250514",
-                                     "input_tokens": 1000, "output_tokens": 1000}}, agent="agt_a")
+                                     "input_tokens": 1000, "output_tokens": 1000}}, agent=agent_a)
     finish({"usage": [{"model": "gpt-4o", "prompt_tokens": 2000, "completion_tokens": 0},
                       {"model": "gpt-4o", "prompt_tokens": 0, "completion_tokens": 1000,
-                       "cost_usd": 0.02}]}, agent="agt_b")
+                       "cost_usd": 0.02}]}, agent=agent_b)
     finish({"content": "x", "llm_provider": "ollama", "llm_model": "llama3.2",
-            "tokens_used": 500, "cost_usd": "0.5"}, agent="agt_a")
+            "tokens_used": 500, "cost_usd": "0.5"}, agent=agent_a)
     finish({"output": "no usage here"})
     finish({"usage": {"model": "gpt-4o", "prompt_tokens": "lots"}})  # unreadable: ignored
     # a GemmaNet node reports usage in TASK_RESULT; a synchronous call costs its credits
@@ -151,7 +154,7 @@ def test_usage_in_results_and_call_credits_become_cost(admin, sky, settings_env,
         providers[("hub", "echo")]["total_cost"] == 0.1
     assert len(providers) == 5
     by_agent = {i["agent_id"]: i for i in admin.get("/api/v1/cost/by-agent").json["items"]}
-    assert by_agent["agt_a"]["total_cost"] == 0.518 and by_agent["agt_b"]["total_cost"] == 0.03
+    assert by_agent[agent_a]["total_cost"] == 0.518 and by_agent[agent_b]["total_cost"] == 0.03
     daily = admin.get("/api/v1/cost/daily?days=7").json
     (today,) = daily["items"]
     assert today["total_cost"] == 0.649 and today["request_count"] == 5
@@ -161,7 +164,9 @@ def test_usage_in_results_and_call_credits_become_cost(admin, sky, settings_env,
     assert summary["budget"] == {"has_budget": False, "current_spend": 0.649,
                                  "month_start": summary["budget"]["month_start"]}
     agents = {a["id"]: a for a in admin.get("/api/v1/analytics/agents").json}
-    assert agents["agt_a"]["tasks_completed"] == 2 and agents["agt_a"]["total_tasks"] == 2
+    assert agents[agent_a]["name"] == "writer" and agents[agent_a]["llm_provider"] == "anthropic"
+    assert agents[agent_a]["tasks_completed"] == 2 and agents[agent_a]["total_tasks"] == 2
+    assert agents[agent_a]["total_cost_usd"] == 0.518 and agents[agent_b]["tasks_completed"] == 1
     assert admin.get("/api/v1/analytics/overview").json["cost"]["credits"] == 10
 
 
@@ -269,8 +274,11 @@ def test_exports_in_three_formats_inline_or_through_s3(admin, settings_env):
         admin.get("/api/v1/exports/xlsx?type=analytics&days=7").body))
     assert analytics_xlsx.sheetnames == ["timeline", "summary"]
     assert analytics_xlsx["summary"]["A2"].value == 7
+    admin.post("/api/v1/agents", {"name": "=cmd|' /C calc'!A0", "role": "writer"})
     agents_csv = admin.get("/api/v1/exports/csv?type=agents")
-    assert agents_csv.status_code == 200
+    (agent,) = csv.DictReader(io.StringIO(agents_csv.body.decode(), newline=""))
+    assert agent["name"] == "'=cmd|' /C calc'!A0" and agent["role"] == "writer"
+    assert agent["tasks_completed"] == "0" and agent["llm_model"] == "claude-sonnet-4-20250514"
 
     bad_format = admin.get("/api/v1/exports/pdf?type=tasks")
     assert bad_format.status_code == 422

@@ -12,6 +12,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input
 from chalicelib.api.platform import router
+from chalicelib.api.platform.agents import agent_view
 from chalicelib.api.platform.tasks import task_view
 from chalicelib.api.transfer import FileResponse
 from chalicelib.errors import FieldError, ValidationFailed
@@ -20,6 +21,8 @@ from chalicelib.services.insight import analytics
 
 FORMATS = ("json", "csv", "xlsx")
 PAGE = 500
+AGENT_COUNTS = ("tasks_completed", "tasks_failed", "total_tasks", "success_rate",
+                "avg_completion_seconds", "total_cost_usd", "total_tokens")
 
 
 class ExportQuery(Input):
@@ -42,8 +45,10 @@ def _task_rows(network_id: str, limit: int) -> list[dict]:
 def _tables(network_id: str, query: ExportQuery) -> dict[str, list[dict]]:
     if query.type == "tasks":
         return {"tasks": _task_rows(network_id, query.limit)}
-    if query.type == "agents":
-        return {"agents": analytics.agents(network_id)}
+    if query.type == "agents":  # their configuration, with the counters of their work
+        counts = {row["id"]: row for row in analytics.agents(network_id)}
+        return {"agents": [{**agent_view(a), **{k: counts[a.id][k] for k in AGENT_COUNTS}}
+                           for a in analytics.all_agents(network_id)]}
     overview = analytics.overview(network_id, query.days)
     summary = {k: v for k, v in overview["tasks"].items() if not isinstance(v, dict)}
     return {"timeline": analytics.timeline(network_id, query.days),

@@ -147,10 +147,22 @@ def agent_view(agent_id: str, counts: dict, agent=None) -> dict:
             "llm_provider": settings.get("llm_provider"), "llm_model": settings.get("llm_model")}
 
 
+def all_agents(network_id: str) -> list:
+    """Every live agent record, newest first (a network has agents, not millions)."""
+    from chalicelib.services import orchestration
+    found, cursor = [], None
+    while True:
+        page = orchestration.agents.list_agents(network_id, limit=500, cursor=cursor)
+        found.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
+
+
 def agents(network_id: str) -> list[dict]:
-    """Every agent with its lifetime counters."""
+    """Every live agent with its lifetime counters."""
     counts = agent_counters(network_id)
-    return [agent_view(agent_id, counts[agent_id]) for agent_id in sorted(counts)]
+    return [agent_view(a.id, counts.get(a.id, {}), a) for a in all_agents(network_id)]
 
 
 def utilization(network_id: str) -> list[dict]:
