@@ -49,10 +49,10 @@ def create_app() -> Chalice:
         from chalicelib.tracing import enable_xray
         enable_xray()
 
-    from chalicelib.api import (commhub, fallback, gemmanet, health, hub2d, metrics, platform,
-                                skycetus)
+    from chalicelib.api import (commhub, docs, fallback, gemmanet, health, hub2d, metrics,
+                                platform, skycetus)
     from chalicelib.services.insight.metrics import dialect_of, observe
-    for module in (health, metrics, platform, skycetus, gemmanet, hub2d, commhub):
+    for module in (health, metrics, docs, platform, skycetus, gemmanet, hub2d, commhub):
         app.register_blueprint(module.blueprint)
     fallback.install(app)
 
