@@ -41,6 +41,10 @@ SCHEME_ORDER = {"skycetus": ("matrixSecret", "bearer", "apiKey", "tokenQuery"),
                 "commhub": ("bearer", "tokenQuery", "apiKey", "matrixSecret")}
 DEFAULT_ORDER = ("bearer", "apiKey", "matrixSecret", "tokenQuery")
 UPLOADS = {"/api/v1/file/upload", "/api/v1/files/upload"}
+# GET routes whose success is not JSON: streams, files, exports, the exposition, the docs.
+NOT_JSON = {"/events/{alias}", "/v1/events", "/metrics", "/docs", "/docs/{asset}",
+            "/api/v1/file/download/{file_id}", "/api/v1/files/{file_id}/download",
+            "/api/v1/exports/{format}"}
 BODY_METHODS = ("POST", "PUT", "PATCH")
 _SKIP = {"api", "v1"}
 
@@ -99,6 +103,13 @@ BODIES = {
         "priority": TEXT, "from_name": _nullable("string"), "to_name": _nullable("string"),
         "result": ANY, "error": _nullable("string"), "created_at": _nullable("string"),
         "updated_at": _nullable("string")}},
+    "JsonRpcAnswer": {"oneOf": [
+        {"type": "object", "required": ["jsonrpc"], "properties": {
+            "jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]},
+            "result": {"type": "object"}, "error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": INTEGER, "message": TEXT}}}},
+        {"type": "array", "items": {"type": "object"}}]},
     "CommHubSession": {"type": "object", "required": ["alias", "status"], "properties": {
         "resume_id": TEXT, "alias": TEXT, "status": {"enum": ["idle", "working", "offline",
                                                               "busy"]},
@@ -269,11 +280,14 @@ def _request_body(spec, components: dict) -> dict | None:
 def _responses(spec) -> dict:
     body = RESPONSES.get((spec.method, spec.path), ANY)
     error = _one(f"{spec.dialect.capitalize()}Error")
+    if spec.path == "/mcp":  # JSON-RPC answers, and JSON-RPC errors from the transport
+        body, error = _one("JsonRpcAnswer"), {"anyOf": [error, _one("JsonRpcAnswer")]}
     responses = {"2XX": {"description": "Success",
                          "content": {"application/json": {"schema": body}}},
                  "4XX": {"description": f"Refused, in {spec.dialect}'s error shape",
                          "content": {"application/json": {"schema": error}}}}
-    if spec.method == "GET" and (spec.path.startswith(("/events/", "/v1/events"))
-                                 or spec.path in ("/metrics", "/docs", "/docs/{asset}")):
-        responses["2XX"] = {"description": "Success (not JSON)"}
+    if spec.method == "GET" and spec.path in NOT_JSON:
+        responses["2XX"] = {"description": "Success: the file, stream or page itself"}
+    if spec.method == "DELETE" or spec.path == "/mcp":
+        responses["204" if spec.method == "DELETE" else "202"] = {"description": "No content"}
     return responses
