@@ -28,7 +28,6 @@ from chalicelib.api.commhub import router
 from chalicelib.api.inputs import decode
 from chalicelib.config import VERSION
 from chalicelib.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from chalicelib.services import mcp_sessions
 
 VERSIONS = ("2025-06-18", "2025-03-26")
 SESSION_HEADER = "Mcp-Session-Id"
@@ -120,6 +119,7 @@ def _initialize(principal, params: dict, state: dict) -> dict:
     asked = params.get("protocolVersion")
     version = asked if asked in VERSIONS else VERSIONS[0]
     client = params.get("clientInfo") if isinstance(params.get("clientInfo"), dict) else {}
+    from chalicelib.services import mcp_sessions
     state["session"] = mcp_sessions.open_session(principal, version, str(client.get("name") or ""))
     return {"protocolVersion": version, "capabilities": {"tools": {"listChanged": False}},
             "serverInfo": {"name": "switchboard-commhub", "title": "Switchboard (CommHub)",
@@ -152,6 +152,7 @@ def mcp(req):
         if not session_id:
             return _answer(_error(None, RpcError(INVALID_REQUEST, f"missing {SESSION_HEADER}: "
                                                  "initialize first")), 400)
+        from chalicelib.services import mcp_sessions
         if mcp_sessions.find(req.principal, session_id) is None:
             return _answer(_error(None, RpcError(INVALID_REQUEST, "unknown or expired session: "
                                                  "initialize again")), 404)
@@ -164,6 +165,7 @@ def mcp(req):
 
 @router.route("/mcp", methods=["DELETE"])
 def end_session(req):
+    from chalicelib.services import mcp_sessions
     session = mcp_sessions.find(req.principal, req.headers.get(SESSION_HEADER.lower()) or "")
     if session is None:
         raise NotFound("unknown or expired session")
