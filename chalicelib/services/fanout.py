@@ -81,6 +81,12 @@ def push_assignment(network_id: str, task_id: str, node_id: str) -> bool:
     return connections.deliver(connection_id, node_envelope("TASK_ASSIGN", task_assign_payload(task)))
 
 
+def _may_see(connection, event) -> bool:
+    """A notification is its recipient's alone (services/notifications.py)."""
+    return event.type != "notification" or \
+        event.target in (connection.user_id, connection.account_id)
+
+
 def announce(network_id: str, events) -> None:
     for event in events:
         try:
@@ -88,7 +94,7 @@ def announce(network_id: str, events) -> None:
             if event.type in ASSIGNED_EVENTS and data.get("status") == "assigned" and data.get("node_id"):
                 push_assignment(network_id, data["task_id"], data["node_id"])
             for connection in _event_subscribers(network_id):
-                if subscribed(connection.subscriptions, event.type):
+                if subscribed(connection.subscriptions, event.type) and _may_see(connection, event):
                     connections.deliver(connection.connection_id, platform_event(event))
         except Exception:  # a failed push must never undo or fail the committed change
             log.exception("push failed", extra={"network_id": network_id, "event": event.type})
