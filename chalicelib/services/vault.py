@@ -28,7 +28,7 @@ import secrets as token_source
 from chalicelib import clients, logs
 from chalicelib.clock import iso, now_ms, parse_time
 from chalicelib.config import settings
-from chalicelib.errors import Conflict, NotFound, Unavailable, ValidationFailed, require
+from chalicelib.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chalicelib.services import audit, events
 from chalicelib.services.records import Family, Page
 from chalicelib.store.records import time_key
@@ -307,7 +307,3 @@ def expiring(network_id: str, *, days: int = 7) -> list[SecretRecord]:
         filter_condition=SecretRecord.deleted_at.does_not_exist())
     return list(found)
 
-
-def require_value(value, field: str) -> str:
-    """A secret value a caller must give (for owners other than the secrets family)."""
-    return _value(require(value, field))

@@ -281,12 +281,10 @@ def _finish(record: D, lease: int, outcome: Outcome, *, dead: bool, counted: boo
 def deliver_now(record: D) -> tuple[D, Outcome | None]:
     """Store a one-attempt delivery (a webhook test) and make its attempt in this request;
     the outcome is None when the target's breaker is open (the delivery is then dead)."""
-    record.max_attempts = 1
-    record.save(condition=D.pk.does_not_exist())
-    kind = _kinds[record.target_kind]
-    send = kind.prepare(record)
     lease = now_ms() + int(settings().outbound_timeout_s * 1000) + 20_000
-    record.update(actions=[D.lease_until.set(lease)])
+    record.max_attempts, record.lease_until = 1, lease
+    record.save(condition=D.pk.does_not_exist())
+    send = _kinds[record.target_kind].prepare(record)
     admission = breakers.admit(record.network_id, send.breaker)
     if not admission.allowed:
         _finish(record, lease, Outcome(error=f"circuit breaker {send.breaker} is open until "

@@ -142,8 +142,7 @@ def create_webhook(network_id: str, *, actor: str | None, owner: str | None, nam
     custom = _headers(headers)
     record.header_names = sorted(custom) or None
     record.sealed = _seal(record.id, network_id, secret, None, custom)
-    WEBHOOKS.create(record, event={"name": record.name, "url": record.url,
-                                   "events": record.events})
+    WEBHOOKS.create(record, event={"name": record.name, "events": record.events})
     return record, secret
 
 
