@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import logs
-from chalicelib.clock import iso, now_ms
+from chalicelib.clock import now_ms
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import events, fanout
 from chalicelib.services.records import Family, Page
@@ -259,18 +259,3 @@ def reset(network_id: str, name: str) -> B:
                           "last_failure_at", "last_success_at", "last_error"))
     return get(network_id, record.name)
 
-
-def view(record: B) -> dict:
-    successes, failures = int(record.total_successes or 0), int(record.total_failures or 0)
-    return {
-        "service": record.name, "name": record.name, "state": record.state or CLOSED,
-        "forced": record.forced, "failure_count": int(record.failure_count or 0),
-        "total_successes": successes, "total_failures": failures,
-        "success_rate": round(successes / (successes + failures), 4)
-        if successes + failures else None,
-        "last_failure": iso(record.last_failure_at), "last_success": iso(record.last_success_at),
-        "last_error": record.last_error, "opened_at": iso(record.opened_at),
-        "open_until": iso(record.open_until) if record.state == OPEN else None,
-        "config": {k: setting(record, k) for k in DEFAULTS},
-        "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
-    }

@@ -23,7 +23,7 @@ import time
 
 from chalicelib import logs
 from chalicelib.clock import now_ms
-from chalicelib.errors import Unavailable, ValidationFailed
+from chalicelib.errors import Conflict, Unavailable, ValidationFailed
 from chalicelib.services import audit, vault
 from chalicelib.services.outbound import breakers, guard
 from chalicelib.services.records import Family, Page
@@ -39,7 +39,8 @@ MAX_COMMAND_CHARS = 8192
 AUTH_TYPES = ("password", "key")
 
 
-class HostKeyChanged(Unavailable):
+class HostKeyChanged(Conflict):
+    """The server's key is not the pinned one (409: the pin and the server disagree)."""
     code = "host_key_changed"
 
 
