@@ -147,9 +147,12 @@ def enqueue(records: list[D], delay_ms: int = 0) -> None:
         queue = _queue_url()
         for start_at in range(0, len(records), 10):
             chunk = records[start_at:start_at + 10]
-            clients.aws("sqs").send_message_batch(QueueUrl=queue, Entries=[
+            answer = clients.aws("sqs").send_message_batch(QueueUrl=queue, Entries=[
                 {"Id": str(i), "MessageBody": json.dumps({"pk": r.pk, "sk": r.sk}),
                  "DelaySeconds": delay} for i, r in enumerate(chunk)])
+            if answer.get("Failed"):
+                log.error("some deliveries were not queued", extra={
+                    "count": len(answer["Failed"]), "code": answer["Failed"][0].get("Code")})
     except Exception:  # noqa: BLE001 - the sweep re-queues what is due and unsent
         log.exception("queueing deliveries failed", extra={"count": len(records)})
 
