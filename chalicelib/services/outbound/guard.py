@@ -121,8 +121,24 @@ def resolve(host: str, port: int) -> list[str]:
     return [str(a) for a in answers]
 
 
+def check_host(host: str) -> None:
+    """What can be known of a host when it is configured, without asking DNS: an address
+    written literally must be one the hub may reach. Names are resolved (and checked) at
+    every connection; resolving them here too would prove nothing about later answers."""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the legacy IPv4 spellings resolvers accept too: 0x7f000001, 127.1, 2130706433
+            literal = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return
+    reason = refusal(literal)
+    if reason:
+        raise Refused(f"refusing to connect to {host}: {reason}")
+
+
 def check_url(url: str) -> Target:
-    """`target` and `resolve` together: for validating a URL when it is configured."""
+    """`target` and `check_host`: for validating a URL when it is configured."""
     checked = target(url)
-    resolve(checked.host, checked.port)
+    check_host(checked.host)
     return checked

@@ -63,7 +63,7 @@ def _string(value, field: str, limit: int, *, required: bool = False) -> str | N
 def _host(value) -> str:
     host = _string(value, "host", 255, required=True).lower()
     try:
-        guard.resolve(host, 22)
+        guard.check_host(host)
     except guard.Refused as refused:
         raise ValidationFailed("host", refused.message) from None
     return host
