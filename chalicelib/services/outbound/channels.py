@@ -50,7 +50,8 @@ def _clean(kind: str, config: dict, *, partial: bool) -> tuple[dict, dict]:
     plain_fields, secret_fields, required, url_fields = TYPES[kind]
     unknown = set(config) - set(plain_fields) - set(secret_fields)
     if unknown:
-        raise ValidationFailed("config", f"a {kind} channel has no {', '.join(sorted(unknown))}")
+        raise ValidationFailed("config", f"a {kind} channel's config holds only "
+                                         f"{', '.join(plain_fields + secret_fields)}")
     if not partial:
         missing = [f for f in required if config.get(f) in (None, "", [])]
         if missing:

@@ -54,10 +54,10 @@ def target(url: str) -> Target:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise Refused(f"not a valid URL: {url!r}") from None
+        raise Refused("not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise Refused(f"only http and https targets are allowed, not {scheme or 'no scheme'!r}")
+        raise Refused(f"only http and https targets are allowed, not {scheme[:20] or 'no scheme'!r}")
     if not parts.hostname:
         raise Refused("the URL has no host")
     if parts.username is not None or parts.password is not None:

@@ -70,9 +70,9 @@ def _headers(value) -> dict:
                                           "header: value pairs")
     for name, text in value.items():
         if not HEADER_NAME.match(name) or name.lower() in RESERVED_HEADERS:
-            raise ValidationFailed("headers", f"header {name!r} cannot be set")
+            raise ValidationFailed("headers", f"header {name[:60]!r} cannot be set")
         if not isinstance(text, str) or len(text) > 4000 or any(c in text for c in "\r\n\0"):
-            raise ValidationFailed("headers", f"header {name!r} needs a single-line string value")
+            raise ValidationFailed("headers", f"header {name[:60]!r} needs a single-line string value")
     return dict(value)
 
 
