@@ -9,7 +9,7 @@ INFRA_STAMP := $(VENV)/.installed-infra
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test check-infra bench clean
+.PHONY: run test fuzz check-infra bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 # pytest exits 5 when it collected no tests; that is not a failure of the suite.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+# The input sweep with many more generated examples per route (tests/test_input_sweep.py).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_input_sweep.py
 
 # Infrastructure deps (CDK, cfn-lint) go into the same .venv with their own stamp, so
 # `make test` never installs them.

@@ -6,7 +6,7 @@ only one number is wanted.
 import subprocess
 import sys
 
-BENCHMARKS = ("cold_start", "tasks", "request_latency", "receive_latency", "files",
+BENCHMARKS = ("cold_start", "validation", "tasks", "request_latency", "receive_latency", "files",
               "durability")
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 real local stack (subprocess, real sockets) shared by the end-to-end tests."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -34,8 +35,8 @@ ADMIN_TOKEN = "sba_test_admin_token"
 SHARED_SECRET = "test-shared-secret"
 
 
-@pytest.fixture
-def aws():
+@contextlib.contextmanager
+def fresh_aws():
     """A fresh in-process AWS with every table and the files bucket."""
     with mock_aws():
         import boto3
@@ -46,6 +47,19 @@ def aws():
         from infra.local import outbound  # the vault key, the SES sender, the deliveries queue
         outbound.provision(os.environ["AWS_DEFAULT_REGION"])
         identity._cache.clear()
+        yield
+
+
+def bootstrap_hub() -> dict:
+    """The default network: its admin, admin token and shared secret."""
+    from chalicelib.services import identity
+    return identity.bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
+                              shared_secret=SHARED_SECRET, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def aws():
+    with fresh_aws():
         yield
 
 
@@ -64,9 +78,7 @@ def settings_env(monkeypatch):
 @pytest.fixture
 def hub(aws):
     """The bootstrapped default network: its admin, admin token and shared secret."""
-    from chalicelib.services import identity
-    return identity.bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
-                              shared_secret=SHARED_SECRET, admin_token=ADMIN_TOKEN)
+    return bootstrap_hub()
 
 
 class Api:

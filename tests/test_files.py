@@ -121,7 +121,7 @@ def test_file_names_never_reach_a_key_and_bad_uploads_store_nothing(sky, admin):
     assert broken.status_code == 400
     bad_task = admin.post("/api/v1/files/upload?task_id=" + "t" * 200,
                           **multipart({"file": ("a.txt", b"x", "text/plain")}))
-    assert bad_task.status_code == 422 and bad_task.json["detail"][0]["loc"] == ["body", "task_id"]
+    assert bad_task.status_code == 422 and bad_task.json["detail"][0]["loc"] == ["query", "task_id"]
     assert stored_objects() == before, "nothing half-written"
 
 

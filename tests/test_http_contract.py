@@ -1,8 +1,6 @@
 """What every route owes a client: authentication, and errors in its dialect's shape."""
 import re
 
-import pytest
-
 from chalicelib.api.routing import OPEN, PUBLIC, ROUTES
 from tests.conftest import ADMIN_TOKEN
 
@@ -55,14 +53,21 @@ def test_admin_routes_refuse_ordinary_members(api):
         "detail": "this route needs an administrator"}
 
 
-@pytest.mark.parametrize("path,envelope", [
-    ("/api/v1/auth/login", {"detail": "the request body is not valid JSON"}),
-    ("/api/auth/login", {"error": "malformed_json", "message": "the request body is not valid JSON"}),
-])
-def test_malformed_json_is_a_400_in_the_dialects_shape(api, path, envelope):
-    response = api.post(path, raw="{not json", headers={"Content-Type": "application/json"})
-    assert response.status_code == 400
-    assert response.json == envelope
+def test_malformed_json_is_a_422_on_the_platform_and_a_400_elsewhere(api):
+    platform = api.post("/api/v1/auth/login", raw="{not json",
+                        headers={"Content-Type": "application/json"})
+    assert platform.status_code == 422
+    assert platform.json == {
+        "error_code": "VAL_001", "error_name": "VALIDATION_ERROR",
+        "message": "Request validation failed",
+        "details": {"errors": [{"field": "body -> 1", "message": "JSON decode error",
+                                "type": "json_invalid"}]},
+        "detail": [{"loc": ["body", 1], "msg": "JSON decode error", "type": "json_invalid"}]}
+    commhub = api.post("/api/auth/login", raw="{not json",
+                       headers={"Content-Type": "application/json"})
+    assert commhub.status_code == 400
+    assert commhub.json == {"error": "malformed_json",
+                            "message": "the request body is not valid JSON"}
 
 
 def test_missing_fields_are_named(api):

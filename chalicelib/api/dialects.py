@@ -1,7 +1,10 @@
-"""Each dialect's error envelope, from the one shared mapping of domain errors to statuses."""
+"""Each dialect's error envelope, from the one shared mapping of domain errors to statuses.
+
+This is the one place that decides how an error looks on each dialect's wire.
+"""
 from __future__ import annotations
 
-from chalicelib.errors import DomainError, ValidationFailed, status_of
+from chalicelib.errors import DomainError, MalformedBody, ValidationFailed, status_of
 
 
 class Dialect:
@@ -15,16 +18,32 @@ class Dialect:
 
 
 class FastApiDialect(Dialect):
-    """The platform and GemmaNet are FastAPI services: `{"detail": ...}`, 422 for bad fields."""
+    """The platform and GemmaNet are FastAPI services: `{"detail": ...}`, and 422 for input
+    that is missing, mistyped or not JSON at all.
+
+    A 422 carries both envelopes its clients read: the platform's own
+    (`error_code: VAL_001`, `details.errors[]` with `field` as `body -> password`) and
+    FastAPI's (`detail[]` with `loc`, `msg`, `type`). The two sets of keys do not collide."""
+
+    INVALID = (ValidationFailed, MalformedBody)
 
     def status(self, error: DomainError) -> int:
-        return 422 if isinstance(error, ValidationFailed) else status_of(error)
+        return 422 if isinstance(error, self.INVALID) else status_of(error)
 
     def body(self, error: DomainError, status: int) -> dict:
-        if isinstance(error, ValidationFailed):
-            return {"detail": [{"loc": ["body", *error.field.split(".")], "msg": error.message,
-                                "type": "value_error"}]}
+        if isinstance(error, self.INVALID):
+            return validation_envelope(error.errors)
         return {"detail": error.message}
+
+
+def validation_envelope(errors) -> dict:
+    return {
+        "error_code": "VAL_001", "error_name": "VALIDATION_ERROR",
+        "message": "Request validation failed",
+        "details": {"errors": [{"field": " -> ".join(map(str, e.loc)), "message": e.message,
+                                "type": e.type} for e in errors]},
+        "detail": [{"loc": list(e.loc), "msg": e.message, "type": e.type} for e in errors],
+    }
 
 
 class Platform(FastApiDialect):

@@ -1,54 +1,69 @@
 """How a dialect adapter declares routes.
 
 `DialectRouter.route` wraps a handler so that the adapter only translates:
-- the body is parsed liberally (JSON whatever the Content-Type says, or a form);
 - the caller is authenticated as the route declares (`any`, `admin`, `open`, `public`);
+- path parameters, the query and the body are read into the route's declared input
+  models (api/inputs.py) before the handler runs: the handler gets `req.params` and
+  `req.body` of the declared types, never raw input;
 - domain errors, malformed input and crashes come back in the dialect's own envelope.
 
-Every declared route is recorded in ROUTES, which the method/404 fallbacks and the
-auth tests read.
+Every declared route is recorded in ROUTES, with its input models: the method/404
+fallbacks, the auth tests, the input sweep and the API description read it.
 """
 from __future__ import annotations
 
 import json
+import re
 import time
-from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from chalice import Blueprint, Response
 
 from chalicelib import logs
+from chalicelib.api import inputs
 from chalicelib.api.dialects import Dialect
 from chalicelib.auth.principal import Principal, anonymous
 from chalicelib.auth.resolver import presented_secret
 from chalicelib.config import settings
-from chalicelib.errors import (DomainError, Forbidden, MalformedBody, Unauthorized,
-                               ValidationFailed)
+from chalicelib.errors import (DomainError, Forbidden, MalformedBody, PayloadTooLarge,
+                               Unauthorized)
 
 ANY, ADMIN, OPEN, PUBLIC = "any", "admin", "open", "public"
 ALL_CONTENT_TYPES = ["*/*"]
+# A JSON body larger than this is refused before it is parsed (413): no item it could
+# become fits DynamoDB's 400 KB anyway. Multipart uploads have their own limit.
+MAX_JSON_BODY = 1024 * 1024
 log = logs.get("api")
 
 
-@dataclass(frozen=True)
-class RouteSpec:
+class RouteSpec(NamedTuple):
     path: str
     method: str
     dialect: str
     auth: str
+    body: type | None = None    # the body model (api/inputs.Input), read from body over query
+    query: type | None = None   # the query model, read from the query string
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"\{([^}]+)\}", self.path))
 
 
 ROUTES: list[RouteSpec] = []
 
 
 class ApiRequest:
-    """What a handler sees of a request: parsed input and the authenticated principal."""
+    """What a handler sees of a request: the authenticated principal and the typed input
+    (`params` from the query, `body` from the body over the query) its route declares."""
 
     def __init__(self, request, dialect: Dialect):
         self._request = request
         self.dialect = dialect
         self.principal: Principal | None = None
+        self.params = None
+        self.body = None
 
     @property
     def headers(self):
@@ -80,6 +95,9 @@ class ApiRequest:
         raw = self.raw_body
         if not raw.strip():
             return {}
+        if len(raw) > MAX_JSON_BODY:
+            raise PayloadTooLarge(f"request bodies are limited to {MAX_JSON_BODY} bytes",
+                                  limit=MAX_JSON_BODY)
         if self.content_type == "application/x-www-form-urlencoded" and raw.lstrip()[:1] not in b"{[":
             try:
                 return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
@@ -87,11 +105,17 @@ class ApiRequest:
                 raise MalformedBody("the form body is not valid UTF-8") from None
         try:
             value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except json.JSONDecodeError as error:
+            raise MalformedBody("the request body is not valid JSON", position=error.pos) from None
+        except (ValueError, RecursionError):  # not UTF-8; nested beyond the parser's depth
             raise MalformedBody("the request body is not valid JSON") from None
         if not isinstance(value, dict):
-            raise MalformedBody("the request body must be a JSON object")
+            raise MalformedBody("the request body must be a JSON object", type="dict_type")
         return value
+
+    def form_or_json(self) -> dict:
+        """The body's fields: `{}` for multipart bodies, which api/transfer.py reads."""
+        return {} if self.content_type.startswith("multipart/") else self.json
 
     def json_or_none(self) -> dict | None:
         if self.content_type.startswith("multipart/"):
@@ -100,13 +124,6 @@ class ApiRequest:
             return self.json
         except MalformedBody:
             return None
-
-    def arg(self, name: str, default=None):
-        """A parameter from the JSON body, else the query string: clients differ on where."""
-        body = {} if self.content_type.startswith("multipart/") else self.json
-        if name in body and body[name] is not None:
-            return body[name]
-        return self.query.get(name, default)
 
     def deadline(self, cap_s: float, margin_s: float = 1.5) -> float:
         """A time.monotonic() deadline `cap_s` from now, kept `margin_s` clear of the end of
@@ -117,27 +134,14 @@ class ApiRequest:
         return time.monotonic() + max(0.0, budget)
 
     def idempotency_key(self) -> str | None:
-        """A client's retry key: `Idempotency-Key` header, or `idempotency_key` in the body."""
-        key = self.headers.get("idempotency-key") or self.headers.get("x-idempotency-key") \
-            or self.arg("idempotency_key")
-        if key is None:
-            return None
-        key = str(key).strip()
-        if not key or len(key) > 200:
-            raise ValidationFailed("idempotency_key", "an idempotency key is 1-200 characters")
-        return key
-
-    def int_arg(self, name: str, default: int, *, minimum: int = 0, maximum: int = 1000) -> int:
-        value = self.arg(name)
-        if value is None or value == "":
-            return default
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ValidationFailed(name, f"'{name}' must be an integer") from None
-        if isinstance(value, bool) or not minimum <= number <= maximum:
-            raise ValidationFailed(name, f"'{name}' must be between {minimum} and {maximum}")
-        return number
+        """A client's retry key: the `Idempotency-Key` header, or `idempotency_key` in the
+        body (for routes whose body model declares it)."""
+        for header in ("idempotency-key", "x-idempotency-key"):
+            if self.headers.get(header):
+                return inputs.check_value(inputs.IdempotencyKey, self.headers[header].strip(),
+                                          ("header", header))
+        key = getattr(self.body, "idempotency_key", None)
+        return key.strip() if key and key.strip() else None
 
 
 def authenticate(req: ApiRequest, auth: str) -> Principal:
@@ -174,8 +178,12 @@ class DialectRouter:
         self.dialect = dialect
         self.blueprint = Blueprint(import_name)
 
-    def route(self, path: str, methods=("GET",), auth: str = ANY, dialect: Dialect | None = None):
-        """Declare a route; `dialect` overrides the router's for routes several dialects share."""
+    def route(self, path: str, methods=("GET",), auth: str = ANY, dialect: Dialect | None = None,
+              body: type | None = None, query: type | None = None):
+        """Declare a route; `dialect` overrides the router's for routes several dialects share.
+
+        `body` and `query` are its input models (api/inputs.Input): the handler gets them as
+        `req.body` (body fields over query fields) and `req.params` (query only)."""
         dialect = dialect or self.dialect
         blueprint = self.blueprint
 
@@ -184,6 +192,11 @@ class DialectRouter:
                 req = ApiRequest(blueprint.current_request, dialect)
                 try:
                     req.principal = authenticate(req, auth)
+                    inputs.check_path(path_params)
+                    if query is not None:
+                        req.params = inputs.decode(query, query=req.query)
+                    if body is not None:
+                        req.body = inputs.decode(body, query=req.query, body=req.form_or_json())
                     result = handler(req, **path_params)
                 except DomainError as error:
                     return error_response(dialect, error)
@@ -196,6 +209,6 @@ class DialectRouter:
             blueprint.route(path, methods=list(methods), content_types=ALL_CONTENT_TYPES,
                             name=view.__name__)(view)
             for method in methods:
-                ROUTES.append(RouteSpec(path, method, dialect.name, auth))
+                ROUTES.append(RouteSpec(path, method, dialect.name, auth, body, query))
             return handler
         return decorator

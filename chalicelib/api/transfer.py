@@ -16,10 +16,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import dataclass, field
+from typing import Annotated, NamedTuple
 
 from chalice import Response
+from msgspec import Meta
 
+from chalicelib.api.inputs import Input, Object, check_value
 from chalicelib.clock import iso
 from chalicelib.config import settings
 from chalicelib.errors import MalformedBody, PayloadTooLarge, ValidationFailed
@@ -27,6 +29,23 @@ from chalicelib.services import files
 
 UPLOAD_URL_PATH = "/api/v1/files/upload-url"
 MAX_PARTS = 32
+
+# A file's task is stored as given (services/files.py checks it is printable).
+TaskRef = Annotated[str, Meta(max_length=files.TASK_ID_MAX)]
+
+
+class UploadQuery(Input):
+    """An inline upload's query: the multipart body carries the rest."""
+    task_id: TaskRef | None = None
+
+
+class NewUpload(Input):
+    """A presigned upload: what the file will be (`size` may come in the query string)."""
+    filename: Annotated[str, Meta(max_length=1024)] | None = None
+    content_type: Annotated[str, Meta(max_length=255)] | None = None
+    size: Annotated[int, Meta(ge=0)] | None = None
+    task_id: TaskRef | None = None
+    metadata: Object | None = None
 
 
 def too_large_message(size: int | None = None) -> str:
@@ -38,12 +57,11 @@ def too_large_message(size: int | None = None) -> str:
             "/api/v1/files/{file_id}/complete to record the file")
 
 
-@dataclass
-class Upload:
+class Upload(NamedTuple):
     data: bytes
     filename: str | None
     content_type: str | None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict
     task_id: str | None = None
 
 
@@ -80,7 +98,7 @@ def read_upload(req) -> Upload:
     if chosen.size > limit:
         raise PayloadTooLarge(too_large_message(chosen.size), limit=limit)
     metadata = _metadata(fields.get("metadata"))
-    task_id = req.query.get("task_id") or fields.get("task_id") or metadata.get("task_id")
+    task_id = req.params.task_id or fields.get("task_id") or metadata.get("task_id")
     return Upload(data=chosen.raw, filename=chosen.filename, content_type=chosen.content_type,
                   metadata=metadata, task_id=task_id)
 
@@ -98,11 +116,11 @@ def _metadata(text: str | None) -> dict:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValidationFailed("metadata", "'metadata' must be a JSON object") from None
     if not isinstance(value, dict):
         raise ValidationFailed("metadata", "'metadata' must be a JSON object")
-    return value
+    return check_value(Object, value, ("body", "metadata"))
 
 
 class FileResponse(Response):

@@ -88,9 +88,16 @@ def delete_network(principal: Principal, network_id: str) -> None:
 
 
 def _require_owner(principal: Principal, network: R) -> None:
+    _require_reach(principal, network.network_id)
     if principal.system_admin or principal.user_id == network.owner_id:
         return
     raise Forbidden("only the network's owner can do this")
+
+
+def _require_reach(principal: Principal, network_id: str) -> None:
+    """A credential issued for one network never acts in another."""
+    if principal.network_bound and network_id != principal.network_id:
+        raise Forbidden(f"this credential acts only in network {principal.network_id}")
 
 
 # --------------------------------------------------------------------------- memberships
@@ -134,6 +141,7 @@ def list_user_networks(user_id: str) -> list[tuple[R, R]]:
 
 def create_invite(principal: Principal, network_id: str, role: str = "member",
                   max_uses: int = 1) -> R:
+    _require_reach(principal, network_id)
     if not principal.is_admin and principal.network_id != network_id:
         raise Forbidden("you are not a member of this network")
     if role not in ("member", "admin"):
@@ -394,13 +402,19 @@ _cache = _CredentialCache()
 
 def _principal_for_user(user_id: str, network_id: str, kind: str, account_id: str,
                         token_id: str | None) -> Principal:
+    member, user = _member_or_admin(user_id, network_id)
+    return Principal(network_id=network_id, kind=kind, account_id=account_id, user_id=user_id,
+                     token_id=token_id, roles=frozenset({member.role}) if member else frozenset(),
+                     system_admin=user.role == "admin")
+
+
+def _member_or_admin(user_id: str, network_id: str) -> tuple[R | None, R]:
+    """(membership, user) of a user acting in a network: a member, or a system administrator."""
     member = membership(network_id, user_id)
     user = get_user(user_id)
     if member is None and user.role != "admin":
         raise Forbidden("you are not a member of this network")
-    return Principal(network_id=network_id, kind=kind, account_id=account_id, user_id=user_id,
-                     token_id=token_id, roles=frozenset({member.role}) if member else frozenset(),
-                     system_admin=user.role == "admin")
+    return member, user
 
 
 def resolve_secret(secret: str) -> Principal:
@@ -422,20 +436,27 @@ def resolve_secret(secret: str) -> Principal:
     if record.kind == "user_token":
         return _principal_for_user(record.user_id, record.network_id, "user",
                                    f"user:{record.user_id}", record.token_id)
-    if record.user_id:  # a user's API key: the user's current roles, the key's own account
+    if record.user_id and record.kind != "network_token":
+        # a user's API key: the user's current roles, the key's own account and network
         return _principal_for_user(record.user_id, record.network_id, record.kind,
                                    f"{record.kind}:{record.token_id}", record.token_id)
+    if record.user_id:
+        # A network token a member made acts for the network, as what it was issued as
+        # (never as its creator, who may reach other networks), while the member belongs.
+        _member_or_admin(record.user_id, record.network_id)
     roles = frozenset(record.roles or ())
     return Principal(network_id=record.network_id, kind=record.kind,
-                     account_id=f"{record.kind}:{record.token_id}", user_id=record.user_id,
+                     account_id=f"{record.kind}:{record.token_id}", user_id=None,
                      token_id=record.token_id, roles=roles - {"system_admin"},
                      system_admin="system_admin" in roles)
 
 
 def scope_to_network(principal: Principal, network_id: str | None) -> Principal:
-    """The same caller acting in another of its networks (CommHub's `network_id` parameter)."""
+    """The same caller acting in another of its networks (CommHub's `network_id` parameter).
+    Only a user's own credentials move between networks; network-bound ones never do."""
     if not network_id or network_id == principal.network_id:
         return principal
+    _require_reach(principal, network_id)
     if principal.user_id:
         return _principal_for_user(principal.user_id, network_id, principal.kind,
                                    principal.account_id, principal.token_id)

@@ -9,14 +9,13 @@ Both expire by TTL two hours after connect, API Gateway's connection limit.
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 MAX_CONNECTION_S = 2 * 3600
 
 
-class ConnectionRecord(Model):
+class ConnectionRecord(TableModel):
     Meta = meta("connections")
 
     pk = UnicodeAttribute(hash_key=True)

@@ -13,14 +13,13 @@ them sooner, and do not rely on TTL having run.
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 RETENTION_S = 7 * 24 * 3600
 
 
-class EventRecord(Model):
+class EventRecord(TableModel):
     Meta = meta("events", stream="NEW_IMAGE")
 
     pk = UnicodeAttribute(hash_key=True)

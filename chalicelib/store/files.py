@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 READY, PENDING = "ready", "pending"
 
@@ -37,7 +36,7 @@ class ByDeadline(GlobalSecondaryIndex):
     upload_deadline = NumberAttribute(hash_key=True)
 
 
-class FileRecord(Model):
+class FileRecord(TableModel):
     Meta = meta("files")
 
     pk = UnicodeAttribute(hash_key=True)

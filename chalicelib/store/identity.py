@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from pynamodb.attributes import (JSONAttribute, NumberAttribute, UnicodeAttribute,
                                  UnicodeSetAttribute)
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 
-class IdentityRecord(Model):
+class IdentityRecord(TableModel):
     Meta = meta("identity")
 
     pk = UnicodeAttribute(hash_key=True)

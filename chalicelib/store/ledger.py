@@ -10,12 +10,11 @@ equals the sum of its entries.
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 
-class LedgerRecord(Model):
+class LedgerRecord(TableModel):
     Meta = meta("ledger")
 
     pk = UnicodeAttribute(hash_key=True)

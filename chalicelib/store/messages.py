@@ -18,9 +18,8 @@ from __future__ import annotations
 from pynamodb.attributes import (BooleanAttribute, JSONAttribute, NumberAttribute,
                                  UnicodeAttribute)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 
 class ByRecipient(GlobalSecondaryIndex):
@@ -41,7 +40,7 @@ class BySender(GlobalSecondaryIndex):
     msg_id = UnicodeAttribute(range_key=True)
 
 
-class MessageRecord(Model):
+class MessageRecord(TableModel):
     Meta = meta("messages")
 
     pk = UnicodeAttribute(hash_key=True)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from pynamodb.attributes import (BooleanAttribute, JSONAttribute, ListAttribute, NumberAttribute,
                                  UnicodeAttribute)
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 
-class NodeRecord(Model):
+class NodeRecord(TableModel):
     Meta = meta("nodes")
 
     pk = UnicodeAttribute(hash_key=True)

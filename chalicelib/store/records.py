@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
-
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 COUNTER_SK = "#COUNT"
 
@@ -36,7 +34,7 @@ class ByTime(GlobalSecondaryIndex):
     time_sk = UnicodeAttribute(range_key=True)
 
 
-class Record(Model):
+class Record(TableModel):
     """What every family record carries; families add their own attributes in subclasses
     (same table, same keys)."""
     Meta = meta("records")

@@ -17,12 +17,11 @@ Every list is a Query on one of these partitions; none grows with unrelated data
 from __future__ import annotations
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute)
-from pynamodb.models import Model
 
-from chalicelib.store.base import meta
+from chalicelib.store.base import TableModel, meta
 
 
-class TaskRecord(Model):
+class TaskRecord(TableModel):
     Meta = meta("tasks")
 
     pk = UnicodeAttribute(hash_key=True)

@@ -1,13 +1,60 @@
 """CommHub /api/auth, /api/networks, /api/tokens, /api/users: translation only."""
+from typing import Annotated, Literal
+
 from chalice import Response
+from msgspec import Meta
 
 from chalicelib.api.commhub import router
+from chalicelib.api.inputs import Email, Id, Input, Line, Name, Secret, Text
 from chalicelib.api.routing import ADMIN, PUBLIC
 from chalicelib.clock import sql_time
 from chalicelib.errors import Forbidden, require
 from chalicelib.services import identity
 
 TOKEN_KINDS = ("user_token", "network_token", "api_key")
+
+
+class Registration(Input):
+    username: Name
+    password: Secret
+    email: Email | None = None
+    display_name: Line | None = None
+
+
+class Login(Input):
+    username: Name
+    password: Secret
+
+
+class Profile(Input):
+    display_name: Line | None = None
+    email: Email | None = None
+
+
+class PasswordChange(Input):
+    old_password: Secret
+    new_password: Secret
+
+
+class NetworkFields(Input):
+    """`network_name` (CommHub's name) or `name`."""
+    name: Name | None = None
+    network_name: Name | None = None
+    description: Text | None = None
+
+
+class NewInvite(Input):
+    role: Literal["member", "admin"] = "member"
+    max_uses: Annotated[int, Meta(ge=1, le=10_000)] = 1
+
+
+class Join(Input):
+    invite_code: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class NewToken(Input):
+    network_id: Id | None = None
+    name: Name | None = None
 
 
 def user_view(user, role: str | None = None) -> dict:
@@ -31,13 +78,12 @@ def _user_id(req) -> str:
     return req.principal.user_id
 
 
-@router.route("/api/auth/register", methods=["POST"], auth=ADMIN)
+@router.route("/api/auth/register", methods=["POST"], auth=ADMIN, body=Registration)
 def register(req):
     # Registration is gated by the bootstrap token: the new user joins that token's network.
-    network_id = req.principal.network_id
-    user, role = identity.enroll(network_id, username=require(req.arg("username"), "username"),
-                                 password=require(req.arg("password"), "password"),
-                                 email=req.arg("email"), display_name=req.arg("display_name"))
+    network_id, body = req.principal.network_id, req.body
+    user, role = identity.enroll(network_id, username=body.username, password=body.password,
+                                 email=body.email, display_name=body.display_name)
     _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
                                          name="login")
     _, network_token = identity.issue_credential("network_token", network_id,
@@ -47,10 +93,9 @@ def register(req):
             "network_token": network_token, "network_id": network_id}
 
 
-@router.route("/api/auth/login", methods=["POST"], auth=PUBLIC)
+@router.route("/api/auth/login", methods=["POST"], auth=PUBLIC, body=Login)
 def login(req):
-    user = identity.authenticate(require(req.arg("username"), "username"),
-                                 require(req.arg("password"), "password"))
+    user = identity.authenticate(req.body.username, req.body.password)
     network_id = identity.default_network_for(user.user_id)
     _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
                                          name="login")
@@ -68,18 +113,16 @@ def me(req):
     return {"ok": True, "user": user_view(user, _network_role(req.principal))}
 
 
-@router.route("/api/auth/me", methods=["PUT"])
+@router.route("/api/auth/me", methods=["PUT"], body=Profile)
 def update_me(req):
-    body = req.json
-    user = identity.update_profile(_user_id(req), display_name=body.get("display_name"),
-                                   email=body.get("email"))
+    user = identity.update_profile(_user_id(req), display_name=req.body.display_name,
+                                   email=req.body.email)
     return {"ok": True, "user": user_view(user, _network_role(req.principal))}
 
 
-@router.route("/api/auth/password", methods=["POST"])
+@router.route("/api/auth/password", methods=["POST"], body=PasswordChange)
 def change_password(req):
-    identity.change_password(_user_id(req), require(req.arg("old_password"), "old_password"),
-                             require(req.arg("new_password"), "new_password"))
+    identity.change_password(_user_id(req), req.body.old_password, req.body.new_password)
     return {"ok": True}
 
 
@@ -92,10 +135,11 @@ def list_networks(req):
     return {"ok": True, "networks": [network_view(n, m.role) for m, n in pairs]}
 
 
-@router.route("/api/networks", methods=["POST"])
+@router.route("/api/networks", methods=["POST"], body=NetworkFields)
 def create_network(req):
-    name = req.arg("name") or req.arg("network_name")
-    network = identity.create_network(_user_id(req), require(name, "name"), req.arg("description"))
+    body = req.body
+    network = identity.create_network(_user_id(req), require(body.name or body.network_name, "name"),
+                                      body.description)
     return Response(body={"ok": True, "network_id": network.network_id,
                           "network_name": network.name}, status_code=201)
 
@@ -111,11 +155,11 @@ def get_network(req, network_id):
     return {"ok": True, "network": network_view(network, _network_role(principal))}
 
 
-@router.route("/api/networks/{network_id}", methods=["PUT"])
+@router.route("/api/networks/{network_id}", methods=["PUT"], body=NetworkFields)
 def update_network(req, network_id):
-    network = identity.update_network(req.principal, network_id,
-                                      req.arg("network_name") or req.arg("name"),
-                                      req.arg("description"))
+    body = req.body
+    network = identity.update_network(req.principal, network_id, body.network_name or body.name,
+                                      body.description)
     return {"ok": True, "network": network_view(network)}
 
 
@@ -134,18 +178,17 @@ def list_members(req, network_id):
          "joined_at": sql_time(m.created_at)} for m in members]}
 
 
-@router.route("/api/networks/{network_id}/invite", methods=["POST"])
+@router.route("/api/networks/{network_id}/invite", methods=["POST"], body=NewInvite)
 def invite(req, network_id):
     principal, _ = _visible_network(req, network_id)
-    max_uses = req.int_arg("max_uses", 1, minimum=1, maximum=10_000)
-    invite = identity.create_invite(principal, network_id, req.arg("role") or "member", max_uses)
+    invite = identity.create_invite(principal, network_id, req.body.role, req.body.max_uses)
     return {"ok": True, "invite_code": invite.pk.split("#", 1)[1], "network_id": network_id,
             "role": invite.role, "max_uses": invite.max_uses}
 
 
-@router.route("/api/networks/join", methods=["POST"])
+@router.route("/api/networks/join", methods=["POST"], body=Join)
 def join(req):
-    network = identity.join(_user_id(req), require(req.arg("invite_code"), "invite_code"))
+    network = identity.join(_user_id(req), req.body.invite_code)
     return {"ok": True, "network_id": network.network_id, "network_name": network.name}
 
 
@@ -158,13 +201,13 @@ def token_view(record, token: str | None = None) -> dict:
     return view
 
 
-@router.route("/api/tokens", methods=["POST"])
+@router.route("/api/tokens", methods=["POST"], body=NewToken)
 def create_token(req):
     # A CommHub API token is a network token: what agents use to reach /api/status, /mcp, SSE.
-    principal = identity.scope_to_network(req.principal, req.arg("network_id"))
+    principal = identity.scope_to_network(req.principal, req.body.network_id)
     record, token = identity.issue_credential(
         "network_token", principal.network_id, user_id=principal.user_id,
-        name=req.arg("name") or "api token", roles=("member",))
+        name=req.body.name or "api token", roles=("member",))
     return Response(body={"ok": True, **token_view(record, token)}, status_code=201)
 
 

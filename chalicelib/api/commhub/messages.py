@@ -5,11 +5,18 @@ The stream carries CommHub's event types — `new_task`, `new_message`, `new_rep
 an `id:`, so a reconnect with `Last-Event-ID` (or `?last_event_id=`) replays what was
 missed.
 """
-from chalicelib.api.commhub import network_of, router
-from chalicelib.api.streaming import sse_response
+from chalicelib.api.commhub import Scoped, network_of, router
+from chalicelib.api.inputs import Cursor, Id, Limit
+from chalicelib.api.streaming import StreamQuery, sse_response
 from chalicelib.clock import iso, now_ms, sql_time
 from chalicelib.push import sse
 from chalicelib.services import messaging, nodes
+
+
+class MessageQuery(Scoped):
+    alias: Id | None = None
+    limit: Limit = 50
+    cursor: Cursor | None = None
 
 STREAM_TYPES = ("message.new", "message.reply", "task.created", "task.updated")
 
@@ -21,12 +28,11 @@ def message_view(message) -> dict:
             "created_at": sql_time(message.created_at)}
 
 
-@router.route("/api/messages")
+@router.route("/api/messages", query=MessageQuery)
 def list_messages(req):
-    found, cursor = messaging.list_messages(network_of(req), recipient=req.arg("alias") or None,
-                                            limit=req.int_arg("limit", 50, minimum=1,
-                                                              maximum=500),
-                                            cursor=req.arg("cursor"))
+    query = req.params
+    found, cursor = messaging.list_messages(network_of(req), recipient=query.alias,
+                                            limit=query.limit, cursor=query.cursor)
     return {"ok": True, "messages": [message_view(m) for m in found], "next_cursor": cursor}
 
 
@@ -52,10 +58,9 @@ def stream_event(event, alias: str, network_id: str) -> str | None:
     return sse.frame({"type": kind, **payload}, event_id=event.event_id, event=kind)
 
 
-@router.route("/events/{alias}")
+@router.route("/events/{alias}", query=StreamQuery)
 def events(req, alias):
     network_id = req.principal.network_id
-    nodes.validate_node_id(alias, "alias")
     return sse_response(req, target=alias, types=STREAM_TYPES,
                         render=lambda event: stream_event(event, alias, network_id),
                         heartbeat={"type": "heartbeat", "time": iso(now_ms())},

@@ -3,13 +3,38 @@
 CommHub names task states after its message flow: a task handed to a node is `delivered`,
 a completed one `replied`. `?network_id=` switches to another network the caller belongs to.
 """
-from chalicelib.api.commhub import network_of, router
+from chalicelib.api.commhub import Scoped, network_of, router
+from chalicelib.api.inputs import Cursor, Id, Limit, Word
 from chalicelib.clock import sql_time
 from chalicelib.services import events, nodes, tasks
 
 STATUS_NAMES = {"pending": "pending", "assigned": "delivered", "running": "running",
                 "completed": "replied", "failed": "failed", "cancelled": "cancelled",
                 "expired": "failed", "dead_lettered": "failed"}
+
+
+class StatusQuery(Scoped):
+    status: Word | None = None
+
+
+class TaskQuery(Scoped):
+    status: Word | None = None
+    to_name: Id | None = None
+    from_name: Id | None = None
+    limit: Limit = 50
+    cursor: Cursor | None = None
+
+
+class CompletionQuery(Scoped):
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class TaskEventQuery(Scoped):
+    """One task's history with `task_id`, else the network's recent task events."""
+    task_id: Id | None = None
+    limit: Limit = 100
+    cursor: Cursor | None = None
 
 
 def session_view(node, current_task=None) -> dict:
@@ -39,10 +64,10 @@ def task_view(task) -> dict:
             "updated_at": sql_time(task.updated_at)}
 
 
-@router.route("/api/status")
+@router.route("/api/status", query=StatusQuery)
 def status(req):
     network_id = network_of(req)
-    wanted = req.arg("status")
+    wanted = req.params.status
     sessions = []
     for node in nodes.list_nodes(network_id):
         current = tasks.held_by(network_id, node.node_id)[:1] if node.active_tasks else []
@@ -52,40 +77,38 @@ def status(req):
     return {"sessions": sessions}
 
 
-@router.route("/api/nodes")
+@router.route("/api/nodes", query=Scoped)
 def list_nodes(req):
     return {"nodes": [node_view(n) for n in nodes.list_nodes(network_of(req))]}
 
 
-@router.route("/api/tasks")
+@router.route("/api/tasks", query=TaskQuery)
 def list_tasks(req):
-    filters = tasks.TaskFilter(status=req.arg("status"), to_name=req.arg("to_name"),
-                               from_name=req.arg("from_name"))
-    found, cursor = tasks.list_tasks(network_of(req), filters,
-                                     limit=req.int_arg("limit", 50, minimum=1, maximum=500),
-                                     cursor=req.arg("cursor"))
+    query = req.params
+    filters = tasks.TaskFilter(status=query.status, to_name=query.to_name,
+                               from_name=query.from_name)
+    found, cursor = tasks.list_tasks(network_of(req), filters, limit=query.limit,
+                                     cursor=query.cursor)
     return {"ok": True, "tasks": [task_view(t) for t in found], "next_cursor": cursor}
 
 
-@router.route("/api/completions")
+@router.route("/api/completions", query=CompletionQuery)
 def list_completions(req):
-    found, cursor = tasks.completions(network_of(req),
-                                      limit=req.int_arg("limit", 20, minimum=1, maximum=500),
-                                      cursor=req.arg("cursor"))
+    found, cursor = tasks.completions(network_of(req), limit=req.params.limit,
+                                      cursor=req.params.cursor)
     return {"ok": True, "next_cursor": cursor, "completions": [
         {"task_id": c.task_id, "title": c.title, "node": c.assigned_node,
          "from_name": c.from_name, "result": c.result, "completed_at": sql_time(c.created_at)}
         for c in found]}
 
 
-@router.route("/api/task_events")
+@router.route("/api/task_events", query=TaskEventQuery)
 def list_task_events(req):
-    network_id = network_of(req)
-    limit = req.int_arg("limit", 100, minimum=1, maximum=500)
-    task_id = req.arg("task_id")
+    network_id, query = network_of(req), req.params
+    limit, task_id = query.limit, query.task_id
     if task_id:
         tasks.get(network_id, task_id)
-        found, cursor = tasks.task_events(network_id, task_id, limit=limit, cursor=req.arg("cursor"))
+        found, cursor = tasks.task_events(network_id, task_id, limit=limit, cursor=query.cursor)
         return {"ok": True, "next_cursor": cursor, "events": [
             {"task_id": e.task_id, "from_status": STATUS_NAMES.get(e.from_status),
              "to_status": STATUS_NAMES[e.to_status], "actor": e.actor, "reason": e.reason,
@@ -100,7 +123,7 @@ def list_task_events(req):
          "created_at": sql_time(e.created_at)} for e in recent]}
 
 
-@router.route("/api/stats")
+@router.route("/api/stats", query=Scoped)
 def stats(req):
     network_id = network_of(req)
     fleet = nodes.list_nodes(network_id)

@@ -2,17 +2,36 @@
 
 `api_key` is any Switchboard credential, in the body or as `Authorization: Bearer`.
 """
+from typing import Annotated
+
+from msgspec import Meta
+
+from chalicelib.api.inputs import IdempotencyKey, Input, Limit, Object, Secret
 from chalicelib.api.gemmanet import router
 from chalicelib.clock import iso
 from chalicelib.config import settings
 from chalicelib.services import calls, ledger
 
 
-@router.route("/api/v1/request", methods=["POST"])
+class CallRequest(Input):
+    """The GemmaNet SDK's body; `api_key` is read by the credential resolver."""
+    task_type: Annotated[str, Meta(min_length=1, max_length=64)]
+    content: Annotated[str, Meta(max_length=calls.MAX_CONTENT)]
+    params: Object | None = None
+    max_cost: Annotated[int, Meta(ge=0, le=10**15)] | None = None
+    api_key: Secret | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class HistoryQuery(Input):
+    limit: Limit = 20
+
+
+@router.route("/api/v1/request", methods=["POST"], body=CallRequest)
 def request(req):
-    body = req.json
-    return calls.call(req.principal, task_type=body.get("task_type"), content=body.get("content"),
-                      params=body.get("params"), max_cost=body.get("max_cost"),
+    body = req.body
+    return calls.call(req.principal, task_type=body.task_type, content=body.content,
+                      params=body.params, max_cost=body.max_cost,
                       deadline=req.deadline(settings().request_timeout_s),
                       call_id=req.idempotency_key())
 
@@ -25,10 +44,10 @@ def balance(req):
             "total_spent": int(account.total_spent or 0)}
 
 
-@router.route("/api/v1/history")
+@router.route("/api/v1/history", query=HistoryQuery)
 def history(req):
     entries, _ = ledger.history(req.principal.network_id, req.principal.account_id,
-                                limit=req.int_arg("limit", 20, minimum=1, maximum=500))
+                                limit=req.params.limit)
     return [{"id": e.tx_id, "tx_type": e.tx_type, "amount": int(e.amount),
              "balance_after": int(e.balance_after), "task_id": e.task_id, "memo": e.memo,
              "timestamp": iso(e.created_at)} for e in entries]

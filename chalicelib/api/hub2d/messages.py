@@ -4,23 +4,54 @@ Hub2d answers `{"ok": true, ...}` and `{"error": ...}`; its routes are open wher
 SWITCHBOARD_OPEN_DIALECTS lists hub2d. Senders and recipients are agent names, which are
 node ids: a `/v1/send` to a node lands in its SkyCetus inbox and CommHub stream too.
 """
+from typing import Annotated, Literal
+
+from msgspec import Meta
+
 from chalicelib.api.hub2d import router
+from chalicelib.api.inputs import ID_MAX, Content, IdempotencyKey, Id, Input, Name, Text, field
 from chalicelib.api.routing import OPEN
-from chalicelib.api.streaming import sse_response
+from chalicelib.api.streaming import StreamQuery, sse_response
 from chalicelib.clock import now_ms, sql_time
-from chalicelib.errors import require
 from chalicelib.push import sse
 from chalicelib.services import messaging
 
 
-@router.route("/v1/send", methods=["POST"], auth=OPEN)
+class Send(Input):
+    """To one agent (`to`), or to everyone in the room when `to` is null, empty or absent."""
+    sender: Id = field(name="from")
+    content: Content
+    to: Annotated[str, Meta(max_length=ID_MAX, pattern=r"^[^#/\\\x00-\x1f\x7f]*$")] | None = None
+    room_id: Name | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class EventsQuery(StreamQuery):
+    to: Id | None = None
+
+
+class Reply(Input):
+    """`truncated` may be a boolean or 0/1."""
+    event_id: Id
+    text: Content
+    status: Literal["ok", "error"]
+    error: Text | None = None
+    truncated: bool | None = None
+    orig_len: Annotated[int, Meta(ge=0, le=10**12)] | None = None
+
+
+class RepliesQuery(Input):
+    event_id: Id | None = None
+
+
+@router.route("/v1/send", methods=["POST"], auth=OPEN, body=Send)
 def send(req):
-    body = req.json
-    network_id, sender = req.principal.network_id, require(body.get("from"), "from")
-    room = body.get("room_id") or "general"
-    content = require(body.get("content"), "content")
-    if body.get("to"):
-        message, _ = messaging.send(network_id, sender=sender, recipient=body["to"],
+    body = req.body
+    network_id, sender = req.principal.network_id, body.sender
+    room = body.room_id or "general"
+    content = body.content
+    if body.to:
+        message, _ = messaging.send(network_id, sender=sender, recipient=body.to,
                                     content=content, channel=room, source="hub2d",
                                     idempotency_key_value=req.idempotency_key())
         return {"ok": True, "event_id": message.event_id, "msg_id": message.msg_id}
@@ -38,24 +69,21 @@ def event_frame(event):
                       "msg_id": data.get("message_id")}, event_id=event.event_id)
 
 
-@router.route("/v1/events", auth=OPEN)
+@router.route("/v1/events", auth=OPEN, query=EventsQuery)
 def events(req):
-    to = req.arg("to") or None
+    to = req.params.to
     client = to or f"anonymous@{req.context.get('identity', {}).get('sourceIp', '?')}"
     return sse_response(req, target=to, types=("message.new",), render=event_frame,
                         heartbeat={"type": "heartbeat", "ts_ms": now_ms()},
                         subscriber=f"hub2d:{client}")
 
 
-@router.route("/v1/replies", methods=["POST"], auth=OPEN)
+@router.route("/v1/replies", methods=["POST"], auth=OPEN, body=Reply)
 def post_reply(req):
-    body = req.json
-    record = messaging.reply(req.principal.network_id,
-                             event_id=require(body.get("event_id"), "event_id"),
-                             text=require(body.get("text"), "text"),
-                             status=require(body.get("status"), "status"),
-                             error=body.get("error"), truncated=body.get("truncated"),
-                             orig_len=body.get("orig_len"), source="hub2d")
+    body = req.body
+    record = messaging.reply(req.principal.network_id, event_id=body.event_id, text=body.text,
+                             status=body.status, error=body.error, truncated=body.truncated,
+                             orig_len=body.orig_len, source="hub2d")
     return {"ok": True, "reply_id": record.reply_id, "event_id": record.event_id,
             "latency_ms": int(record.latency_ms)}
 
@@ -69,8 +97,8 @@ def reply_view(record) -> dict:
             "ts_ms": int(record.created_at), "created_at": sql_time(record.created_at)}
 
 
-@router.route("/v1/admin/replies", auth=OPEN)
+@router.route("/v1/admin/replies", auth=OPEN, query=RepliesQuery)
 def admin_replies(req):
-    event_id = req.arg("event_id")
+    event_id = req.params.event_id
     found = messaging.replies(req.principal.network_id, event_id) if event_id else []
     return {"replies": [reply_view(r) for r in found]}

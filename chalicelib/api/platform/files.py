@@ -9,34 +9,36 @@ Lists are bare arrays, newest first, with `limit`/`offset` and the next `cursor`
 from chalice import Response
 
 from chalicelib.api import transfer
+from chalicelib.api.inputs import Page
 from chalicelib.api.platform import router
 from chalicelib.services import files
 
 
-@router.route("/api/v1/files")
+class FileQuery(Page):
+    task_id: transfer.TaskRef | None = None
+
+
+@router.route("/api/v1/files", query=FileQuery)
 def list_files(req):
-    found, cursor = files.list_files(req.principal.network_id, task_id=req.arg("task_id"),
-                                     limit=req.int_arg("limit", 50, minimum=1, maximum=500),
-                                     offset=req.int_arg("offset", 0, maximum=10_000),
-                                     cursor=req.arg("cursor"))
+    query = req.params
+    found, cursor = files.list_files(req.principal.network_id, task_id=query.task_id,
+                                     limit=query.limit, offset=query.offset, cursor=query.cursor)
     return Response(body=[transfer.describe(r) for r in found],
                     headers={"X-Next-Cursor": cursor} if cursor else {})
 
 
-@router.route("/api/v1/files/upload", methods=["POST"])
+@router.route("/api/v1/files/upload", methods=["POST"], query=transfer.UploadQuery)
 def upload(req):
     return Response(body=transfer.describe(transfer.store_upload(req, source="platform")),
                     status_code=201)
 
 
-@router.route("/api/v1/files/upload-url", methods=["POST"])
+@router.route("/api/v1/files/upload-url", methods=["POST"], body=transfer.NewUpload)
 def upload_url(req):
-    size = req.arg("size")
-    if isinstance(size, str) and size.strip().isdigit():
-        size = int(size)  # liberal: a size sent in the query string
-    record, url = files.start_upload(req.principal, filename=req.arg("filename"),
-                                     content_type=req.arg("content_type"), size=size,
-                                     task_id=req.arg("task_id"), metadata=req.arg("metadata"),
+    body = req.body
+    record, url = files.start_upload(req.principal, filename=body.filename,
+                                     content_type=body.content_type, size=body.size,
+                                     task_id=body.task_id, metadata=body.metadata,
                                      source="platform")
     return Response(status_code=201, body={
         **transfer.describe(record), "file_id": record.file_id, "upload_url": url,

@@ -2,10 +2,25 @@
 is the recipient's node id, `agent_id` filters on the recipient."""
 from chalice import Response
 
+from chalicelib.api.inputs import Content, IdempotencyKey, Id, Input, Line, Name, Page, Word
 from chalicelib.api.platform import router
 from chalicelib.clock import iso
-from chalicelib.errors import require
 from chalicelib.services import messaging
+
+
+class MessageQuery(Page):
+    agent_id: Id | None = None
+    channel: Name | None = None
+
+
+class NewMessage(Input):
+    sender_agent_id: Id
+    recipient_agent_id: Id
+    body: Content
+    channel: Name | None = None
+    subject: Line | None = None
+    message_type: Word | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 def message_view(message) -> dict:
@@ -16,24 +31,23 @@ def message_view(message) -> dict:
             "created_at": iso(message.created_at)}
 
 
-@router.route("/api/v1/messages")
+@router.route("/api/v1/messages", query=MessageQuery)
 def list_messages(req):
+    query = req.params
     found, cursor = messaging.list_messages(
-        req.principal.network_id, recipient=req.arg("agent_id") or None,
-        channel=req.arg("channel") or None, limit=req.int_arg("limit", 50, minimum=1, maximum=500),
-        offset=req.int_arg("offset", 0, maximum=10_000), cursor=req.arg("cursor"))
+        req.principal.network_id, recipient=query.agent_id, channel=query.channel or None,
+        limit=query.limit, offset=query.offset, cursor=query.cursor)
     return Response(body=[message_view(m) for m in found],
                     headers={"X-Next-Cursor": cursor} if cursor else {})
 
 
-@router.route("/api/v1/messages/send", methods=["POST"])
+@router.route("/api/v1/messages/send", methods=["POST"], body=NewMessage)
 def send(req):
-    body = req.json
+    body = req.body
     message, sent = messaging.send(
-        req.principal.network_id, sender=require(body.get("sender_agent_id"), "sender_agent_id"),
-        recipient=require(body.get("recipient_agent_id"), "recipient_agent_id"),
-        content=require(body.get("body"), "body"), channel=body.get("channel"),
-        subject=body.get("subject"), type=body.get("message_type") or "text", source="platform",
+        req.principal.network_id, sender=body.sender_agent_id, recipient=body.recipient_agent_id,
+        content=body.body, channel=body.channel, subject=body.subject,
+        type=body.message_type or "text", source="platform",
         idempotency_key_value=req.idempotency_key())
     return Response(body=message_view(message), status_code=201 if sent else 200)
 

@@ -5,7 +5,7 @@ from chalicelib.api import transfer
 from chalicelib.api.skycetus import router
 
 
-@router.route("/api/v1/file/upload", methods=["POST"])
+@router.route("/api/v1/file/upload", methods=["POST"], query=transfer.UploadQuery)
 def upload(req):
     record = transfer.store_upload(req, source="skycetus")
     return {"success": True, "file_id": record.file_id, **transfer.describe(record),

@@ -6,14 +6,53 @@ as soon as a message arrives, bounded by `timeout` (default 5 s) and kept under 
 Gateway's 29 s.
 """
 import time
+from typing import Annotated
 
+from msgspec import Meta
+
+from chalicelib.api.inputs import Content, Cursor, IdempotencyKey, Id, Input, Limit, Word
 from chalicelib.api.skycetus import router
 from chalicelib.clock import iso
-from chalicelib.errors import ValidationFailed, require
+from chalicelib.errors import require
 from chalicelib.services import messaging
 
 TRANSPORT = "dynamodb"
 MAX_BLOCK_S = 25.0
+
+
+class Send(Input):
+    from_node: Id
+    to_node: Id
+    content: Content
+    type: Word | None = None
+    require_ack: bool = False
+    idempotency_key: IdempotencyKey | None = None
+
+
+class Receive(Input):
+    node_id: Id
+    count: Annotated[int, Meta(ge=1, le=messaging.MAX_RECEIVE)] = 10
+    blocking: bool = False
+    timeout: Annotated[float, Meta(ge=0, le=3600)] = 5.0
+
+
+class Broadcast(Input):
+    from_node: Id
+    content: Content
+    type: Word | None = None
+
+
+class Ack(Input):
+    """One `message_id`, or (our extension) a list of them in `message_ids`."""
+    node_id: Id
+    message_id: Id | None = None
+    message_ids: Annotated[list[Id], Meta(min_length=1, max_length=messaging.MAX_RECEIVE)] | None = None
+
+
+class History(Input):
+    node_id: Id
+    count: Limit = 50
+    cursor: Cursor | None = None
 
 
 def message_view(message) -> dict:
@@ -23,83 +62,54 @@ def message_view(message) -> dict:
             "delivery_count": int(message.deliveries or 0) or None}
 
 
-def _flag(value, field: str) -> bool:
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no", ""):
-        return False
-    raise ValidationFailed(field, f"'{field}' must be true or false")
-
-
-@router.route("/api/v1/message/send", methods=["POST"])
+@router.route("/api/v1/message/send", methods=["POST"], body=Send)
 def send(req):
-    message, _ = messaging.send(req.principal.network_id,
-                                sender=require(req.arg("from_node"), "from_node"),
-                                recipient=require(req.arg("to_node"), "to_node"),
-                                content=require(req.arg("content"), "content"),
-                                type=req.arg("type") or "text",
-                                require_ack=_flag(req.arg("require_ack"), "require_ack"),
+    body = req.body
+    message, _ = messaging.send(req.principal.network_id, sender=body.from_node,
+                                recipient=body.to_node, content=body.content,
+                                type=body.type or "text", require_ack=body.require_ack,
                                 source="skycetus", idempotency_key_value=req.idempotency_key())
     return {"success": True, "message_id": message.msg_id, "event_id": message.event_id,
             "transport": TRANSPORT}
 
 
-@router.route("/api/v1/message/receive", methods=["POST"])
+@router.route("/api/v1/message/receive", methods=["POST"], body=Receive)
 def receive(req):
-    blocking = _flag(req.arg("blocking"), "blocking")
-    timeout = req.arg("timeout")
-    try:
-        timeout_s = 5.0 if timeout is None else float(timeout)
-    except (TypeError, ValueError):
-        raise ValidationFailed("timeout", "'timeout' must be a number of seconds") from None
-    if timeout_s < 0:
-        raise ValidationFailed("timeout", "'timeout' must not be negative")
+    body = req.body
     wait_s = 0.0
-    if blocking:
-        wait_s = max(0.0, req.deadline(min(timeout_s, MAX_BLOCK_S)) - time.monotonic())
-    found = messaging.receive(req.principal.network_id, require(req.arg("node_id"), "node_id"),
-                              count=req.int_arg("count", 10, minimum=1,
-                                                maximum=messaging.MAX_RECEIVE),
+    if body.blocking:
+        wait_s = max(0.0, req.deadline(min(body.timeout, MAX_BLOCK_S)) - time.monotonic())
+    found = messaging.receive(req.principal.network_id, body.node_id, count=body.count,
                               wait_s=wait_s)
     return {"success": True, "count": len(found), "messages": [message_view(m) for m in found],
             "transport": TRANSPORT}
 
 
-@router.route("/api/v1/message/broadcast", methods=["POST"])
+@router.route("/api/v1/message/broadcast", methods=["POST"], body=Broadcast)
 def broadcast(req):
+    body = req.body
     event, receivers = messaging.broadcast(
-        req.principal.network_id, sender=require(req.arg("from_node"), "from_node"),
-        content=require(req.arg("content"), "content"), type=req.arg("type") or "broadcast",
-        source="skycetus")
+        req.principal.network_id, sender=body.from_node, content=body.content,
+        type=body.type or "broadcast", source="skycetus")
     return {"success": True, "receivers": receivers, "event_id": event.event_id,
             "transport": TRANSPORT}
 
 
-@router.route("/api/v1/message/ack", methods=["POST"])
+@router.route("/api/v1/message/ack", methods=["POST"], body=Ack)
 def ack(req):
-    """One `message_id`, or (our extension) a list of them in `message_ids`."""
-    node_id = require(req.arg("node_id"), "node_id")
-    many = req.arg("message_ids")
-    if many is None:
-        first = messaging.ack(req.principal.network_id, node_id,
-                              require(req.arg("message_id"), "message_id"))
+    body, network_id = req.body, req.principal.network_id
+    if body.message_ids is None:
+        first = messaging.ack(network_id, body.node_id, require(body.message_id, "message_id"))
         return {"success": True, "already_acked": not first}
-    if not isinstance(many, list) or not many or len(many) > messaging.MAX_RECEIVE or \
-            not all(isinstance(m, str) and m for m in many):
-        raise ValidationFailed("message_ids", "'message_ids' must list 1-"
-                                              f"{messaging.MAX_RECEIVE} message ids")
-    acked = [m for m in many if messaging.ack(req.principal.network_id, node_id, m)]
+    acked = [m for m in body.message_ids if messaging.ack(network_id, body.node_id, m)]
     return {"success": True, "acked": acked,
-            "already_acked": [m for m in many if m not in set(acked)]}
+            "already_acked": [m for m in body.message_ids if m not in set(acked)]}
 
 
-@router.route("/api/v1/message/history")
+@router.route("/api/v1/message/history", query=History)
 def history(req):
-    found, cursor = messaging.inbox_history(
-        req.principal.network_id, require(req.arg("node_id"), "node_id"),
-        limit=req.int_arg("count", 50, minimum=1, maximum=500), cursor=req.arg("cursor"))
+    query = req.params
+    found, cursor = messaging.inbox_history(req.principal.network_id, query.node_id,
+                                            limit=query.count, cursor=query.cursor)
     return {"success": True, "count": len(found), "messages": [message_view(m) for m in found],
             "next_cursor": cursor, "transport": TRANSPORT}
