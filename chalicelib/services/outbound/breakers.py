@@ -143,10 +143,9 @@ def admit(network_id: str, name: str) -> Admission:
 def record_result(network_id: str, name: str, *, ok: bool, trial: bool = False,
                   error: str | None = None) -> B:
     """Count one attempt's result and move the breaker if it must."""
-    record = ensure(network_id, name)
     now = now_ms()
     if ok:
-        record.update(actions=[B.total_successes.add(1), B.last_success_at.set(now)])
+        record = _count(network_id, name, [B.total_successes.add(1), B.last_success_at.set(now)])
         if record.state == HALF_OPEN and trial:
             record.update(actions=[B.half_open_successes.add(1), B.probe_until.set(0)])
             if int(record.half_open_successes) >= setting(record, "success_threshold"):
@@ -154,8 +153,8 @@ def record_result(network_id: str, name: str, *, ok: bool, trial: bool = False,
                             sets={"failure_count": 0}, removals=("window_started_at",
                                                                  "probe_until", "open_until"))
         return record
-    record.update(actions=[B.total_failures.add(1), B.last_failure_at.set(now),
-                           B.last_error.set((error or "failed")[:300])])
+    record = _count(network_id, name, [B.total_failures.add(1), B.last_failure_at.set(now),
+                                       B.last_error.set((error or "failed")[:300])])
     cooldown = setting(record, "recovery_timeout_s") * 1000
     if record.state == HALF_OPEN:
         _transition(record, HALF_OPEN, OPEN, f"the trial request failed: {error or 'failed'}",
@@ -167,6 +166,17 @@ def record_result(network_id: str, name: str, *, ok: bool, trial: bool = False,
                         f"{int(record.failure_count)} failures within "
                         f"{setting(record, 'window_s')} s: {error or 'failed'}",
                         sets={"opened_at": now, "open_until": now + cooldown})
+    return record
+
+
+def _count(network_id: str, name: str, actions: list) -> B:
+    """Apply counter actions to the breaker (made on first use) and read it back."""
+    record = B(*BREAKERS.key(network_id, _name(name)))
+    try:
+        record.update(actions=actions, condition=B.pk.exists())
+    except UpdateError:
+        record = ensure(network_id, name)
+        record.update(actions=actions)
     return record
 
 
