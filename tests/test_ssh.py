@@ -91,6 +91,8 @@ class SSHServer:
         async def close():
             self.server.close()
             await self.server.wait_closed()
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()  # a command still running (the one that hung)
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)

@@ -13,11 +13,10 @@ one command at a time.
 - `execute` runs one command with a timeout (at most MAX_TIMEOUT_S, under API Gateway's
   29 s) and keeps at most OUTPUT_CAP bytes of stdout and of stderr (the rest is read and
   dropped); the command and its exit status go to the audit record.
-asyncssh (and cryptography under it) is imported only here, when a connection is used.
+asyncio, asyncssh (and cryptography under it) are imported only when a connection is used.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -205,6 +204,8 @@ class _Session:
 
     def run(self, work, timeout_s: float):
         """`work(connection)` on a fresh connection: (result, error message or None)."""
+        import asyncio
+
         import asyncssh
         addresses = guard.resolve(self.record.host, int(self.record.port))
         admission = breakers.admit(self.record.network_id, self.breaker)
@@ -287,6 +288,7 @@ def execute(network_id: str, connection_id: str, command, *, timeout_s=None) -> 
     started = time.monotonic()
 
     async def run(connection):
+        import asyncio
         async with connection.create_process(command, encoding=None) as process:
             try:
                 (out, out_cut), (err, err_cut) = await asyncio.wait_for(asyncio.gather(
