@@ -77,6 +77,10 @@ def test_a_rule_notifies_in_app_and_sends_to_slack_telegram_email_and_a_signed_w
         assert notifications.list_notifications(NET, "user:carol").total == 0
         assert len(slack.received) == 1 and len(generic.received) == 1
 
+        # other callers (a trigger's action) send to a channel through the same path
+        channels.send(NET, to_slack.id, subject="Deploy finished", body="v1.2 is live")
+        assert slack.wait_for(2)[1].json == {"text": "*Deploy finished*\nv1.2 is live"}
+
     with pytest.raises(ValidationFailed):
         notifications.create_rule(NET, actor="a", recipient="a", name="x", event_type="task.*",
                                   channel="slack")  # a type is not a channel

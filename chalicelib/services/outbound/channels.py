@@ -158,6 +158,16 @@ def masked_config(record: C) -> dict:
     return {**(record.config or {}), **(record.hints or {})}
 
 
+def send(network_id: str, channel_id: str, *, subject: str, body: str = "",
+         severity: str = "info", data: dict | None = None, event_type: str = "message") -> deliveries.D:
+    """Send a message to a channel through the delivery path (queued, retried, logged):
+    for callers other than rules, such as a trigger's action."""
+    get_channel(network_id, channel_id)
+    message = {"subject": subject, "body": body, "severity": severity, "event_type": event_type,
+               "event_id": None, "data": data or {}}
+    return deliveries.start([delivery_for(network_id, channel_id, message)])[0]
+
+
 def delivery_for(network_id: str, channel_id: str, message: dict) -> deliveries.D:
     body = json.dumps(message, separators=(",", ":"), sort_keys=True, default=str)
     return deliveries.new(network_id, "channel", channel_id, body=body,
