@@ -34,8 +34,8 @@ class _Monotonic:
         with self._lock:
             value = self._last[ms] + 1 if ms in self._last else self._fresh()
             self._last[ms] = value
-            if len(self._last) > self.KEEP:  # forget the oldest other millisecond
-                del self._last[min(k for k in self._last if k != ms)]
+            if len(self._last) > self.KEEP:
+                del self._last[next(iter(self._last))]  # the least recently started
             return value
 
 
