@@ -22,8 +22,7 @@ from chalicelib import clients
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.services import vault
-from chalicelib.services.outbound import deliveries, guard, signing
-from chalicelib.services.outbound.http import Outcome, Request, send
+from chalicelib.services.outbound import deliveries, guard, http, signing
 from chalicelib.services.records import Family, Page
 from chalicelib.store.outbound import ChannelRecord as C
 
@@ -181,7 +180,7 @@ def _text(message: dict) -> str:
     return f"*{message['subject']}*\n{message['body']}"
 
 
-def _email(record: C, message: dict) -> Outcome:
+def _email(record: C, message: dict) -> http.Outcome:
     from botocore.exceptions import BotoCoreError, ClientError
     started = time.monotonic()
     try:
@@ -191,8 +190,8 @@ def _email(record: C, message: dict) -> Outcome:
                      "Body": {"Text": {"Data": message["body"], "Charset": "UTF-8"}}})
     except (ClientError, BotoCoreError) as error:
         code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
-        return Outcome(latency_ms=_ms(started), error=f"SES: {code}")
-    return Outcome(status_code=200, latency_ms=_ms(started),
+        return http.Outcome(latency_ms=_ms(started), error=f"SES: {code}")
+    return http.Outcome(status_code=200, latency_ms=_ms(started),
                    body=answer.get("MessageId", "").encode())
 
 
@@ -224,8 +223,8 @@ def _prepare(delivery) -> deliveries.Send:
         if secret.get("secret"):
             signed = signing.headers([secret["secret"]], f"msg_{delivery.sk}", int(time.time()),
                                      body)
-    breaker = guard.target(url).breaker_name
-    return deliveries.Send(breaker, lambda: send(Request("POST", url, body, signed=signed)))
+    request = http.Request("POST", url, body, signed=signed)
+    return deliveries.Send(guard.target(url).breaker_name, lambda: http.send(request))
 
 
 deliveries.register("channel", prepare=_prepare, settle=lambda delivery: None)
