@@ -228,8 +228,9 @@ def attempt(pk: str, sk: str) -> str:
         _finish(record, lease, Outcome(error=str(gone)), dead=True, counted=False)
         return DEAD
     admission = breakers.admit(record.network_id, send.breaker)
-    if not admission.allowed:
-        due = int(admission.retry_at or now + 1000) + random.randint(0, 1000)
+    if not admission.allowed:  # wait for the breaker (spread a little, not all at once)
+        due = int(admission.retry_at or now + 1000)
+        due += random.randint(0, max(50, min(1000, (due - now) // 10)))
         _reschedule(record, lease, due)
         enqueue([record], delay_ms=due - now_ms())
         return "waiting"
