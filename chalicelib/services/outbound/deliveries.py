@@ -227,18 +227,13 @@ def attempt(pk: str, sk: str) -> str:
     except TargetGone as gone:
         _finish(record, lease, Outcome(error=str(gone)), dead=True, counted=False)
         return DEAD
-    admission = breakers.admit(record.network_id, send.breaker)
-    if not admission.allowed:  # wait for the breaker (spread a little, not all at once)
+    admission, outcome = _through_breaker(record, send)
+    if outcome is None:  # wait for the breaker (spread a little, not all at once)
         due = int(admission.retry_at or now + 1000)
         due += random.randint(0, max(50, min(1000, (due - now) // 10)))
         _reschedule(record, lease, due)
         enqueue([record], delay_ms=due - now_ms())
         return "waiting"
-    outcome = send.perform()
-    if not outcome.refused:
-        breakers.record_result(record.network_id, send.breaker, ok=not outcome.host_failed,
-                               trial=admission.trial, error=outcome.error or
-                               (f"HTTP {outcome.status_code}" if outcome.status_code else None))
     number = int(record.attempt_count or 0) + 1
     dead = not outcome.ok and (outcome.refused or number >= int(record.max_attempts or 1))
     _finish(record, lease, outcome, dead=dead)
@@ -247,6 +242,20 @@ def attempt(pk: str, sk: str) -> str:
     else:
         kind.settle(record)
     return record.status
+
+
+def _through_breaker(record: D, send: Send) -> tuple[breakers.Admission, Outcome | None]:
+    """The attempt, if the target's breaker lets it through (the outcome is None if not),
+    and its result counted by the breaker."""
+    admission = breakers.admit(record.network_id, send.breaker)
+    if not admission.allowed:
+        return admission, None
+    outcome = send.perform()
+    if not outcome.refused:
+        breakers.record_result(record.network_id, send.breaker, ok=not outcome.host_failed,
+                               trial=admission.trial, error=outcome.error or
+                               (f"HTTP {outcome.status_code}" if outcome.status_code else None))
+    return admission, outcome
 
 
 def _reschedule(record: D, lease: int, due: int) -> None:
@@ -289,16 +298,12 @@ def deliver_now(record: D) -> tuple[D, Outcome | None]:
     record.max_attempts, record.lease_until = 1, lease
     record.save(condition=D.pk.does_not_exist())
     send = _kinds[record.target_kind].prepare(record)
-    admission = breakers.admit(record.network_id, send.breaker)
-    if not admission.allowed:
+    admission, outcome = _through_breaker(record, send)
+    if outcome is None:
         _finish(record, lease, Outcome(error=f"circuit breaker {send.breaker} is open until "
                                              f"{iso(admission.retry_at)}"), dead=True,
                 counted=False)
         return record, None
-    outcome = send.perform()
-    if not outcome.refused:
-        breakers.record_result(record.network_id, send.breaker, ok=not outcome.host_failed,
-                               trial=admission.trial, error=outcome.error)
     _finish(record, lease, outcome, dead=not outcome.ok)
     return record, outcome
 
