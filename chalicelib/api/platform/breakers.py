@@ -7,7 +7,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Id, Input
 from chalicelib.api.platform import router
-from chalicelib.api.platform.paging import Listing, listing, paging
+from chalicelib.api.platform.conventions import Listing, listing, paging
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services.outbound import breakers

@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Id, Input, Line, Name, Object
 from chalicelib.api.platform import router
-from chalicelib.api.platform.paging import Listing, listing, paging
+from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services import notifications
@@ -138,7 +138,7 @@ def update_channel(req, channel_id):
 @router.route("/api/v1/notifications/channels/{channel_id}", methods=["DELETE"], auth=ADMIN)
 def delete_channel(req, channel_id):
     channels.delete_channel(req.principal.network_id, channel_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 # --------------------------------------------------------------------------- rules
@@ -168,4 +168,4 @@ def update_rule(req, rule_id):
 @router.route("/api/v1/notifications/rules/{rule_id}", methods=["DELETE"], auth=ADMIN)
 def delete_rule(req, rule_id):
     notifications.delete_rule(req.principal.network_id, rule_id)
-    return Response(body="", status_code=204)
+    return no_content()

@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Name, Object, Text, Timestamp, Word
 from chalicelib.api.platform import router
-from chalicelib.api.platform.paging import Listing, listing, paging
+from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso, now_ms
 from chalicelib.services import vault
@@ -127,7 +127,7 @@ def update_secret(req, secret_id):
 @router.route("/api/v1/secrets/{secret_id}", methods=["DELETE"], auth=ADMIN)
 def delete_secret(req, secret_id):
     vault.delete_secret(req.principal.network_id, secret_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/secrets/{secret_id}/rotate", methods=["POST"], auth=ADMIN, body=Rotation)

@@ -7,7 +7,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Name, Secret, Text
 from chalicelib.api.platform import router
-from chalicelib.api.platform.paging import Listing, listing, paging
+from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services.outbound import ssh
@@ -85,7 +85,7 @@ def update_connection(req, connection_id):
 @router.route("/api/v1/ssh-connections/{connection_id}", methods=["DELETE"], auth=ADMIN)
 def delete_connection(req, connection_id):
     ssh.delete_connection(req.principal.network_id, connection_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/ssh-connections/{connection_id}/test", methods=["POST"], auth=ADMIN)

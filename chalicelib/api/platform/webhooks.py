@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Name, Text, Word
 from chalicelib.api.platform import router
-from chalicelib.api.platform.paging import Listing, listing, paging
+from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
 from chalicelib.clock import iso
 from chalicelib.services.notifications import recipient_of
 from chalicelib.services.outbound import deliveries, webhooks
@@ -110,7 +110,7 @@ def update_webhook(req, webhook_id):
 @router.route("/api/v1/webhooks/{webhook_id}", methods=["DELETE"])
 def delete_webhook(req, webhook_id):
     webhooks.delete_webhook(req.principal.network_id, webhook_id)
-    return Response(body="", status_code=204)
+    return no_content()
 
 
 @router.route("/api/v1/webhooks/{webhook_id}/test", methods=["POST"])
