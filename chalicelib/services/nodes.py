@@ -22,6 +22,11 @@ def is_online(node: N, at_ms: int | None = None) -> bool:
     return at_ms - node.last_heartbeat <= settings().heartbeat_window_s * 1000
 
 
+def account_of(node_id: str) -> str:
+    """The ledger account a node earns into."""
+    return f"node:{node_id}"
+
+
 def validate_node_id(node_id, field: str = "node_id") -> str:
     if not isinstance(node_id, str) or not node_id.strip():
         raise ValidationFailed(field, f"'{field}' is required")
@@ -79,7 +84,7 @@ def register(principal: Principal, node_id: str, *, name: str | None = None, kin
                  capabilities=capabilities, languages=languages, status="online",
                  last_heartbeat=stamp, max_concurrent=max_concurrent or 1,
                  approved=not approval_required or principal.is_admin,
-                 connection_id=connection_id, account_id=f"node:{node_id}",
+                 connection_id=connection_id, account_id=account_of(node_id),
                  metadata=metadata or {}, registered_at=stamp, updated_at=stamp)
         node.save()
     else:

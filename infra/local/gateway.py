@@ -13,7 +13,10 @@
   calls, so the app's boto3 push code reaches the right local socket.
 
 Handlers run on a thread pool: Lambda gives each invocation its own process; here a
-thread, which is why the app keeps its current request per thread.
+thread, which is why the app keeps its current request per thread. GET handlers are offered
+a response stream (`context.response_stream`), as API Gateway's STREAM transfer mode offers
+a Lambda one; the event stream routes use it to hold SSE open (`SWITCHBOARD_LOCAL_STREAMING=off`
+answers them in windows, as a buffered API Gateway does).
 """
 from __future__ import annotations
 
@@ -125,6 +128,51 @@ class LocalSocket:
             return True
 
 
+class ResponseStream:
+    """A response a handler writes as it goes, as API Gateway's STREAM transfer mode lets a
+    Lambda do: headers first, then the body in pieces. Offered to GET handlers through the
+    Lambda context (`context.response_stream`); only streaming handlers (SSE) use it.
+    Handlers run in worker threads; the writes hop onto the event loop."""
+
+    def __init__(self, loop, send):
+        self._loop, self._send = loop, send
+        self.started = False
+        self.closed = False
+
+    def _deliver(self, message: dict) -> None:
+        if self.closed:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._send(message), self._loop).result(timeout=30)
+        except Exception:  # the client went away
+            self.closed = True
+
+    def start(self, status: int, headers: dict) -> None:
+        self.started = True
+        self._deliver({"type": "http.response.start", "status": status,
+                       "headers": [(k.lower().encode(), str(v).encode("latin-1"))
+                                   for k, v in headers.items()]})
+
+    def write(self, text: str) -> None:
+        self._deliver({"type": "http.response.body", "body": text.encode(), "more_body": True})
+
+    async def watch(self, receive) -> None:
+        """Notice the client leaving, so the handler stops writing into nothing."""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.closed = True
+                return
+
+    async def finish(self) -> None:
+        if not self.closed:
+            try:
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            except Exception:
+                pass
+        self.closed = True
+
+
 def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -133,12 +181,14 @@ class LocalGateway:
     """The ASGI application serving REST, WebSocket and Management API on one port."""
 
     def __init__(self, app_module, *, stage: str = "api", api_id: str = "local",
-                 max_workers: int = 256, timeout_s: float = INTEGRATION_TIMEOUT_S):
+                 max_workers: int = 256, timeout_s: float = INTEGRATION_TIMEOUT_S,
+                 streaming: bool = True):
         self.module = app_module
         self.app = app_module.app
         self.stage = stage
         self.api_id = api_id
         self.timeout_s = timeout_s
+        self.streaming = streaming  # offer handlers a response stream (API Gateway STREAM mode)
         self.routes = RouteTable(self.app.routes.keys())
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self.sockets: dict[str, LocalSocket] = {}
@@ -166,8 +216,8 @@ class LocalGateway:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
-    async def _invoke(self, handler, event, function_name: str):
-        context = LambdaContext(function_name, self.timeout_s)
+    async def _invoke(self, handler, event, function_name: str, context=None):
+        context = context or LambdaContext(function_name, self.timeout_s)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, handler, event, context)
 
@@ -257,12 +307,25 @@ class LocalGateway:
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD:
             return await respond(send, 413, {"message": "Request must be smaller than 6291456 "
                                                         "bytes for the InvokeFunction operation"})
+        context = LambdaContext("api_handler", self.timeout_s)
+        stream = None
+        if self.streaming and method == "GET":
+            stream = context.response_stream = ResponseStream(asyncio.get_running_loop(), send)
+        invocation = asyncio.ensure_future(self._invoke(self.app, event, "api_handler", context))
+        watcher = asyncio.ensure_future(stream.watch(receive)) if stream else None
         try:
-            result = await asyncio.wait_for(self._invoke(self.app, event, "api_handler"),
-                                            self.timeout_s)
-        except asyncio.TimeoutError:
-            return await respond(send, 504, {"message": "Endpoint request timed out"})
-        await self._send_result(send, result, head=method == "HEAD")
+            try:
+                result = await asyncio.wait_for(asyncio.shield(invocation), self.timeout_s)
+            except asyncio.TimeoutError:
+                if stream is None or not stream.started:
+                    return await respond(send, 504, {"message": "Endpoint request timed out"})
+                result = await invocation  # a streamed response ends itself (stream_max_s)
+            if stream is not None and stream.started:
+                return await stream.finish()
+            await self._send_result(send, result, head=method == "HEAD")
+        finally:
+            if watcher:
+                watcher.cancel()
 
     @staticmethod
     async def _send_result(send, result: dict, head: bool = False):
