@@ -47,6 +47,8 @@ def fresh_aws():
         from infra.local import outbound  # the vault key, the SES sender, the deliveries queue
         outbound.provision(os.environ["AWS_DEFAULT_REGION"])
         identity._cache.clear()
+        from chalicelib.services import reactions
+        reactions.forget()
         yield
 
 

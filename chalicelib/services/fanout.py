@@ -25,6 +25,14 @@ SUBSCRIBERS_TTL_S = 1.0
 
 _subscribers: dict[str, tuple[float, list]] = {}
 _lock = threading.Lock()
+_listeners: list = []
+
+
+def listen(listener):
+    """Call `listener(network_id, events)` after every commit (services/reactions.py): the
+    fast path of reactions, whose durable path reads the event log."""
+    _listeners.append(listener)
+    return listener
 
 
 def _event_subscribers(network_id: str) -> list:
@@ -59,8 +67,9 @@ def _node_connection(network_id: str, node_id: str) -> str | None:
 
 
 def _may_see(connection, event) -> bool:
-    """A notification is its recipient's alone (services/notifications.py)."""
-    return event.type != "notification" or \
+    """A notification addressed to someone is theirs alone (services/notifications.py);
+    one addressed to no one is for every subscriber."""
+    return event.type != "notification" or event.target is None or \
         event.target in (connection.user_id, connection.account_id)
 
 
@@ -72,6 +81,11 @@ def announce(network_id: str, events) -> None:
                     connections.deliver(connection.connection_id, platform_event(event))
         except Exception:  # a failed push must never undo or fail the committed change
             log.exception("push failed", extra={"network_id": network_id, "event": event.type})
+    for listener in _listeners:
+        try:
+            listener(network_id, events)
+        except Exception:  # the durable path (the event log) will try again
+            log.exception("listener failed", extra={"network_id": network_id})
 
 
 def credit_changed(network_id: str, account_id: str, entry, reason: str) -> None:

@@ -9,6 +9,14 @@ States and the moves between them (anything else is an IllegalTransition):
        ▼                    │   ▼       last attempt: dead_lettered)
     cancelled / expired   dead_lettered ──► pending (retry)
 
+Two waiting states belong to the platform's orchestration (services/orchestration/):
+- awaiting_approval: a task created with `requires_approval` waits here, visible and
+  never queued, until its approval is decided: approved → pending (queued and routed),
+  rejected or expired → failed with the reason;
+- review: a task created with `review_required` that completes goes here instead, holding
+  its result, and a code review opens; approve → completed, reject → pending for another
+  attempt, the review's feedback in its payload.
+
 Every move is one DynamoDB transaction (`_commit`) that also writes what the move implies:
 the queue entry a pending task sits in, the held entry and counter of the node holding it
 (and its hand-off set, services/handoff.py), the dead-letter entry, the task's event record,
@@ -51,14 +59,18 @@ from chalicelib.store.tasks import (TaskRecord as T, completions_pk, dlq_pk, eve
 log = logs.get("tasks")
 
 STATUSES = ("pending", "assigned", "running", "completed", "failed", "cancelled", "expired",
-            "dead_lettered")
+            "dead_lettered", "awaiting_approval", "review")
 HELD = frozenset({"assigned", "running"})
 UNSERVED = frozenset({"failed", "dead_lettered", "expired", "cancelled"})  # ended without a result
 TRANSITIONS = {
-    "pending": {"assigned", "running", "completed", "cancelled", "expired", "dead_lettered"},
+    "pending": {"assigned", "running", "completed", "cancelled", "expired", "dead_lettered",
+                "review"},
     "assigned": {"running", "completed", "failed", "pending", "cancelled", "expired",
-                 "dead_lettered"},
-    "running": {"completed", "failed", "pending", "cancelled", "expired", "dead_lettered"},
+                 "dead_lettered", "review"},
+    "running": {"completed", "failed", "pending", "cancelled", "expired", "dead_lettered",
+                "review"},
+    "awaiting_approval": {"pending", "failed", "cancelled", "expired"},
+    "review": {"completed", "pending", "cancelled"},
     "failed": {"pending", "dead_lettered"},
     "dead_lettered": {"pending", "failed"},
     "completed": set(), "cancelled": set(), "expired": set(),
@@ -72,6 +84,8 @@ STATUS_ALIASES = {
     "replied": "completed", "done": "completed", "success": "completed", "succeeded": "completed",
     "error": "failed", "canceled": "cancelled", "timeout": "expired", "timed_out": "expired",
     "dead_letter": "dead_lettered", "dead-lettered": "dead_lettered", "dlq": "dead_lettered",
+    "pending_approval": "awaiting_approval", "waiting_approval": "awaiting_approval",
+    "in_review": "review",
 }
 PRIORITY_RANKS = {"critical": 0, "urgent": 0, "high": 1, "medium": 3, "normal": 3, "low": 5}
 DEFAULT_PRIORITY = "medium"
@@ -396,7 +410,9 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
            from_name: str | None = None, to_name: str | None = None, agent_id: str | None = None,
            deadline=None, max_attempts=None, idempotency_key_value: str | None = None,
            route: bool = True, connected_node_only: bool = False,
-           charge: int = 0) -> tuple[T, bool]:
+           charge: int = 0, requires_approval: bool = False,
+           approval_timeout_s: int | None = None,
+           review_required: bool = False) -> tuple[T, bool]:
     """Create a task and route it at once if a node can take it; (task, created).
 
     With an idempotency key, a retried create by the same principal returns the first task
@@ -406,6 +422,10 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
     there, or is not created at all (NotFound) — it never waits in the queue. `charge`
     credits are taken from the creator in the same transaction (PaymentRequired if its
     balance is short), and refunded in whichever move ends the task unserved.
+    `agent_id` makes the task need its agent's capability (`agent:<id>`): only the node the
+    agent runs on, while it runs, takes it. `requires_approval` holds the task in
+    `awaiting_approval` behind a new approval; `review_required` sends it to `review` when
+    it completes (see the module's notes).
     """
     from chalicelib.clock import parse_time
     title = str(title or "").strip()
@@ -415,6 +435,10 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
     capabilities = nodes.strings(capabilities, "capabilities")
     if task_type and task_type not in capabilities:
         capabilities = sorted(capabilities + [task_type])
+    if agent_id:
+        from chalicelib.services.orchestration import agents
+        agents.get(principal.network_id, agent_id)  # NotFound: "Agent not found"
+        capabilities = sorted(set(capabilities) | {agents.capability(agent_id)})
     if lux_reward is not None and (isinstance(lux_reward, bool) or not isinstance(lux_reward, (int, float))
                                    or lux_reward < 0):
         raise ValidationFailed("lux_reward", "'lux_reward' must be a non-negative number")
@@ -428,7 +452,8 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
     fields = dict(title=title, description=description, priority=label, capabilities=capabilities,
                   task_type=task_type, payload=payload, lux_reward=lux_reward,
                   requested_node=requested_node, from_name=from_name, to_name=to_name,
-                  agent_id=agent_id, deadline=deadline_ms, max_attempts=max_attempts)
+                  agent_id=agent_id, deadline=deadline_ms, max_attempts=max_attempts,
+                  requires_approval=requires_approval, review_required=review_required)
     key = idempotency_key_value
     request_hash = idempotency.fingerprint(fields) if key else None
 
@@ -446,10 +471,15 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
              to_name=to_name, agent_id=agent_id, attempts=0,
              max_attempts=max_attempts or settings().max_attempts, deadline=deadline_ms,
              charged_account=account_id if charge else None, charged=charge or None,
-             created_at=stamp, updated_at=stamp)
+             review_required=review_required or None, created_at=stamp, updated_at=stamp)
+    if requires_approval:
+        task.status = "awaiting_approval"
+    if review_required:
+        from chalicelib.services import reactions
+        reactions.follow(network_id)  # its move to review opens a code review
     charging = ledger.Posting(network_id, account_id, -charge, "charge", key=f"charge:{task_id}",
                               task_id=task_id, memo=f"{task_type or title} call") if charge else None
-    routing = route or connected_node_only
+    routing = (route or connected_node_only) and not requires_approval
     for attempt in range(CREATE_ATTEMPTS):
         # the node to route to and the account to charge: independent reads, one round trip
         target, account = in_parallel(
@@ -483,6 +513,8 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
             # the chosen node filled up, or the account moved: read again; a task that
             # may wait is queued before the last attempt rather than chased from node to node
             routing = connected_node_only or attempt + 2 < CREATE_ATTEMPTS
+    if requires_approval:
+        task = _gate(task, approval_timeout_s)
     if target is None:
         _stats(network_id, _created_counts(task))
     elif connected_node_only:
@@ -503,7 +535,8 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
     """Write a new task, routed to `target` or queued, with its idempotency marker and its
     charge (a (Posting, account) pair), in one transaction; the event it recorded."""
     stamp, network_id = task.created_at, task.network_id
-    task.status = "assigned" if target else "pending"
+    gated = task.status == "awaiting_approval"
+    task.status = "assigned" if target else "awaiting_approval" if gated else "pending"
     with transaction() as tx:
         if key:
             tx.save(T(*idempotency_key(network_id, principal.account_id, key),
@@ -522,7 +555,7 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
                 condition = N.connection_id == target.connection_id
             tx.update(target, actions=actions, condition=condition)
             _count_in(tx, network_id, target.node_id, _created_counts(task))
-        else:
+        elif not gated:
             task.assigned_node, task.attempts = None, 0
             entry = _queue_entry(task)
             task.queue_pk, task.queue_sk = entry.pk, entry.sk
@@ -538,6 +571,53 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
         tx.save(event)
         tx.save(task, condition=T.pk.does_not_exist())
     return event
+
+
+def _gate(task: T, timeout_s: int | None) -> T:
+    """Ask for the approval a new `awaiting_approval` task waits for."""
+    from chalicelib.services.orchestration import approvals
+    approval = approvals.request(task.network_id, requested_by=task.created_by,
+                                 action=f"run_task:{task.title}"[:500],
+                                 details={"task_id": task.task_id, "title": task.title},
+                                 task_id=task.task_id,
+                                 target={"type": "task", "task_id": task.task_id},
+                                 expires_in_s=timeout_s)
+    task.update(actions=[T.approval_id.set(approval.id)])
+    return task
+
+
+def release(network_id: str, task_id: str, *, actor: str, reason: str,
+            sets: dict | None = None) -> T | None:
+    """Queue a waiting task (approved, or sent back by its review) and route it now if a
+    node can take it; None when it is no longer waiting."""
+    task = get(network_id, task_id)
+    if task.status not in ("awaiting_approval", "review"):
+        return None
+    queued = _try_commit(task, "pending", actor=actor, reason=reason, sets=sets)
+    if queued is None:
+        return None
+    target = _choose_node(network_id, queued)
+    moved = target and _try_commit(get(network_id, task_id), "assigned", actor="hub",
+                                   node=target, hand_off=True)
+    if moved:
+        handoff.offer(moved, target)
+    return moved or queued
+
+
+def finish_review(network_id: str, task_id: str, *, approved: bool, actor: str,
+                  feedback: dict | None = None) -> T | None:
+    """A code review's decision: completed, or back to the queue with the feedback
+    (in the payload, and in `params` where GemmaNet nodes read it)."""
+    task = get(network_id, task_id)
+    if task.status != "review":
+        return None
+    if approved:
+        return _try_commit(task, "completed", actor=actor, reason="review approved")
+    payload = dict(task.payload or {})
+    payload["review_feedback"] = feedback
+    payload["params"] = {**(payload.get("params") or {}), "review_feedback": feedback}
+    return release(network_id, task_id, actor=actor, reason="changes requested in review",
+                   sets={"payload": payload})
 
 
 # --------------------------------------------------------------------------- routing
@@ -761,7 +841,7 @@ def complete(network_id: str, task_id: str, *, node_id: str | None, result,
         task, account = in_parallel(
             lambda: get(network_id, task_id),
             (lambda: ledger.account_state(network_id, account_id)) if node_id else None)
-        if task.status == "completed":
+        if task.status in ("completed", "review"):
             if node_id and task.assigned_node != node_id:
                 raise Conflict(f"task {task_id} was completed by another node")
             return task, 0  # a retried completion changes nothing and pays nothing
@@ -772,7 +852,8 @@ def complete(network_id: str, task_id: str, *, node_id: str | None, result,
                                     key=f"reward:{task_id}", task_id=task_id,
                                     memo=f"reward for {task_id}"), account)] if reward else []
         waiting = task.status == "pending"
-        moved = _try_commit(task, "completed", actor=actor,
+        moved = _try_commit(task, "review" if task.review_required else "completed",
+                            actor=actor,
                             node=nodes.get(network_id, node_id) if waiting and node_id else None,
                             expected_node=node_id if task.status in HELD else None,
                             sets={"result": result}, postings=postings)

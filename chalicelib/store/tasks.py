@@ -21,7 +21,8 @@ Every list is a Query on one of these partitions; none grows with unrelated data
 """
 from __future__ import annotations
 
-from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute)
+from pynamodb.attributes import (BooleanAttribute, JSONAttribute, ListAttribute,
+                                 NumberAttribute, UnicodeAttribute)
 
 from chalicelib.store.base import TableModel, meta
 
@@ -51,6 +52,8 @@ class TaskRecord(TableModel):
     from_name = UnicodeAttribute(null=True)
     to_name = UnicodeAttribute(null=True)
     agent_id = UnicodeAttribute(null=True)
+    review_required = BooleanAttribute(null=True)  # completing it opens a code review
+    approval_id = UnicodeAttribute(null=True)     # the approval it waited (or waits) for
     attempts = NumberAttribute(null=True)
     max_attempts = NumberAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)

@@ -11,6 +11,9 @@
   `requestContext.path`.
 - The Management API (`POST|GET|DELETE /@connections/{id}`) that `post_to_connection`
   calls, so the app's boto3 push code reaches the right local socket.
+- With SWITCHBOARD_LOCAL_CLOCK_CONTROL=1 only, `GET /@clock` and `POST /@clock
+  {"advance_ms": N}`: tests move the stack's clock forward (chalicelib/clock.py) to make
+  schedules, deadlines and expiries come due without waiting.
 
 Handlers run on a thread pool: Lambda gives each invocation its own process; here a
 thread, which is why the app keeps its current request per thread. GET handlers are offered
@@ -37,6 +40,7 @@ MAX_FRAME_BYTES = 128 * 1024
 INTEGRATION_TIMEOUT_S = 29.0
 WEBSOCKET_PATHS = ("/ws", "/ws/node")
 MANAGEMENT_PREFIX = "/@connections/"
+CLOCK_PATH = "/@clock"
 
 
 class RouteTable:
@@ -203,6 +207,8 @@ class LocalGateway:
         if scope["type"] == "http":
             if scope["path"].startswith(MANAGEMENT_PREFIX):
                 await self._management(scope, receive, send)
+            elif scope["path"] == CLOCK_PATH and os.environ.get("SWITCHBOARD_LOCAL_CLOCK_CONTROL") == "1":
+                await self._clock(scope, receive, send)
             else:
                 await self._rest(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -451,6 +457,17 @@ class LocalGateway:
                     await sock.send({"type": "websocket.close", "code": 1000})
             return await respond(send, 204, None)
         return await respond(send, 405, {"message": "Method not allowed"})
+
+
+    async def _clock(self, scope, receive, send):
+        from chalicelib import clock
+        body = await self._read_body(receive, 1024)
+        if scope["method"].upper() == "POST":
+            try:
+                clock.advance(int(json.loads(body or b"{}").get("advance_ms", 0)))
+            except (ValueError, TypeError, AttributeError):
+                return await respond(send, 400, {"message": "send {\"advance_ms\": N >= 0}"})
+        return await respond(send, 200, {"now_ms": clock.now_ms()})
 
 
 def new_connection_id() -> str:

@@ -10,7 +10,9 @@ from chalicelib.services import events, nodes, tasks
 
 STATUS_NAMES = {"pending": "pending", "assigned": "delivered", "running": "running",
                 "completed": "replied", "failed": "failed", "cancelled": "cancelled",
-                "expired": "failed", "dead_lettered": "failed"}
+                "expired": "failed", "dead_lettered": "failed",
+                # the platform's waiting states: not delivered yet; replied, not yet accepted
+                "awaiting_approval": "pending", "review": "running"}
 
 
 class StatusQuery(Scoped):

@@ -4,8 +4,10 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (auth, breakers, deadletter, files, messages,  # noqa: E402,F401
-                                     notifications, secrets, ssh, tasks, webhooks,
-                                     workers)  # (modules register their routes)
+from chalicelib.api.platform import (agents, approvals, auth, breakers, chat,  # noqa: E402,F401
+                                     collaboration, deadletter, files, knowledge,
+                                     marketplace, messages, notifications, secrets, ssh,
+                                     tasks, triggers, webhooks, workers,
+                                     workflows)  # (modules register their routes)
 
 blueprint = router.blueprint

@@ -7,7 +7,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Id, Input
 from chalicelib.api.platform import router
-from chalicelib.api.platform.conventions import Listing, listing, paging
+from chalicelib.api.platform.listing import Paging, listing
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services.outbound import breakers
@@ -43,9 +43,9 @@ def breaker_view(record) -> dict:
             "created_at": iso(record.created_at), "updated_at": iso(record.updated_at)}
 
 
-@router.route("/api/v1/circuit-breakers", auth=ADMIN, query=Listing)
+@router.route("/api/v1/circuit-breakers", auth=ADMIN, query=Paging)
 def list_breakers(req):
-    page = breakers.list_breakers(req.principal.network_id, **paging(req.params))
+    page = breakers.list_breakers(req.principal.network_id, **req.params.window())
     return listing(page, breaker_view, req.params)
 
 

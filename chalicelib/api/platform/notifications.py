@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Id, Input, Line, Name, Object
 from chalicelib.api.platform import router
-from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services import notifications
@@ -23,7 +23,7 @@ ChannelType = Literal["email", "slack", "webhook", "telegram"]
 ChannelConfig = Annotated[dict[str, Any], Meta(max_length=20)]
 
 
-class InboxQuery(Listing):
+class InboxQuery(Paging):
     unread: bool | None = None
     severity: Severity | None = None
 
@@ -85,7 +85,7 @@ def list_notifications(req):
     query = req.params
     page = notifications.list_notifications(req.principal.network_id, recipient_of(req.principal),
                                             unread=query.unread, severity=query.severity,
-                                            **paging(query))
+                                            **query.window())
     return listing(page, notifications.view, query)
 
 
@@ -111,9 +111,9 @@ def mark_all_read(req):
 # --------------------------------------------------------------------------- channels
 
 
-@router.route("/api/v1/notifications/channels", auth=ADMIN, query=Listing)
+@router.route("/api/v1/notifications/channels", auth=ADMIN, query=Paging)
 def list_channels(req):
-    page = channels.list_channels(req.principal.network_id, **paging(req.params))
+    page = channels.list_channels(req.principal.network_id, **req.params.window())
     return listing(page, channel_view, req.params)
 
 
@@ -144,9 +144,9 @@ def delete_channel(req, channel_id):
 # --------------------------------------------------------------------------- rules
 
 
-@router.route("/api/v1/notifications/rules", auth=ADMIN, query=Listing)
+@router.route("/api/v1/notifications/rules", auth=ADMIN, query=Paging)
 def list_rules(req):
-    page = notifications.list_rules(req.principal.network_id, **paging(req.params))
+    page = notifications.list_rules(req.principal.network_id, **req.params.window())
     return listing(page, rule_view, req.params)
 
 

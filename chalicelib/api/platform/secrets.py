@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Name, Object, Text, Timestamp, Word
 from chalicelib.api.platform import router
-from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso, now_ms
 from chalicelib.services import vault
@@ -19,7 +19,7 @@ from chalicelib.services import vault
 Value = Annotated[str, Meta(min_length=1, max_length=vault.MAX_VALUE_CHARS)]
 
 
-class SecretQuery(Listing):
+class SecretQuery(Paging):
     category: Word | None = None
 
 
@@ -74,7 +74,8 @@ def secret_view(record, *, value: str | None = None, version: int | None = None)
 @router.route("/api/v1/secrets", auth=ADMIN, query=SecretQuery)
 def list_secrets(req):
     query = req.params
-    page = vault.list_secrets(req.principal.network_id, category=query.category, **paging(query))
+    page = vault.list_secrets(req.principal.network_id, category=query.category,
+                              **query.window())
     return listing(page, secret_view, query)
 
 

@@ -7,7 +7,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Name, Secret, Text
 from chalicelib.api.platform import router
-from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services.outbound import ssh
@@ -57,9 +57,9 @@ def connection_view(record) -> dict:
             "updated_at": iso(record.updated_at)}
 
 
-@router.route("/api/v1/ssh-connections", auth=ADMIN, query=Listing)
+@router.route("/api/v1/ssh-connections", auth=ADMIN, query=Paging)
 def list_connections(req):
-    page = ssh.list_connections(req.principal.network_id, **paging(req.params))
+    page = ssh.list_connections(req.principal.network_id, **req.params.window())
     return listing(page, connection_view, req.params)
 
 

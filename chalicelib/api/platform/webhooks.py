@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from chalicelib.api.inputs import Input, Name, Text, Word
 from chalicelib.api.platform import router
-from chalicelib.api.platform.conventions import Listing, listing, no_content, paging
+from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
 from chalicelib.services.notifications import recipient_of
 from chalicelib.services.outbound import deliveries, webhooks
@@ -41,7 +41,7 @@ class WebhookChange(WebhookFields):
     rotate_secret: bool = False
 
 
-class DeliveryQuery(Listing):
+class DeliveryQuery(Paging):
     status: Word | None = None
 
 
@@ -75,9 +75,9 @@ def delivery_view(record) -> dict:
             "delivered_at": iso(record.delivered_at), "created_at": iso(record.created_at)}
 
 
-@router.route("/api/v1/webhooks", query=Listing)
+@router.route("/api/v1/webhooks", query=Paging)
 def list_webhooks(req):
-    page = webhooks.list_webhooks(req.principal.network_id, **paging(req.params))
+    page = webhooks.list_webhooks(req.principal.network_id, **req.params.window())
     return listing(page, webhook_view, req.params)
 
 
@@ -135,5 +135,5 @@ def test_webhook(req, webhook_id):
 def list_deliveries(req, webhook_id):
     query = req.params
     page = webhooks.list_deliveries(req.principal.network_id, webhook_id, status=query.status,
-                                    **paging(query))
+                                    **query.window())
     return listing(page, delivery_view, query)

@@ -257,7 +257,8 @@ def _prepare(delivery) -> deliveries.Send:
     except NotFound:
         raise deliveries.TargetGone("the webhook was deleted") from None
     if not record.is_active and delivery.event_type != TEST_EVENT:
-        raise deliveries.TargetGone(f"the webhook is disabled ({record.disabled_reason or 'by an operator'})")
+        why = record.disabled_reason or "by an operator"
+        raise deliveries.TargetGone(f"the webhook is disabled ({why})")
     try:
         breaker = guard.target(record.url).breaker_name
     except guard.Refused:
@@ -288,7 +289,8 @@ def _settle(delivery) -> None:
                   condition=W.pk.exists())
     if int(record.failure_count or 0) < DISABLE_AFTER or not record.is_active or record.deleted_at:
         return
-    reason = f"{int(record.failure_count)} deliveries in a row failed (last: {delivery.last_error or f'HTTP {delivery.last_status_code}'})"
+    last = delivery.last_error or f"HTTP {delivery.last_status_code}"
+    reason = f"{int(record.failure_count)} deliveries in a row failed (last: {last})"
     try:
         WEBHOOKS.update(record, {"is_active": False, "disabled_reason": reason},
                         event={"name": record.name, "disabled": True})
