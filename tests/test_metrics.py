@@ -5,6 +5,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chalicelib.jobs import fleet
 from chalicelib.services.insight import metrics
+from tests.test_outbound import consumers, loopback  # noqa: F401  (fixtures)
 
 
 def families(response) -> dict:
@@ -73,3 +74,35 @@ def test_metrics_token(api, settings_env):
     assert api.bearer("wrong").get("/metrics").status_code == 401
     assert api.bearer("scrape-secret").get("/metrics").status_code == 200
     assert api.get("/metrics?token=scrape-secret").status_code == 200
+
+
+def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, consumers):
+    """With issue 16's consumers running: a delivery given up is counted in /metrics, and a
+    budget threshold reaches a notification rule on `system.alert` as an in-app notice."""
+    from chalicelib.services import events, notifications
+    from chalicelib.services.insight import cost
+    from chalicelib.services.outbound import deliveries, webhooks
+    from tests.receivers import Receiver
+    from tests.test_outbound import _wait
+
+    notifications.create_rule("net_default", actor="user:ops", recipient="user:ops",
+                              name="budget", event_type="system.alert",
+                              conditions={"kind": "budget_threshold"})
+    admin.put("/api/v1/cost/budget", {"monthly_limit_usd": 1, "alert_thresholds": [50]})
+    cost.spend("net_default", [cost.Usage("openai", "gpt-4o", 0, 0, 600_000_000)],
+               cost.now_ms())
+    notice = _wait(lambda: notifications.list_notifications("net_default", "user:ops").items)
+    assert len(notice) == 1 and "50%" in notice[0].body + notice[0].subject
+
+    with Receiver([503]) as broken:
+        dying, _ = webhooks.create_webhook("net_default", actor="user:ops", owner="user:ops",
+                                           name="Dying", url=broken.url, events=["gadget.made"],
+                                           retry_policy={"max_retries": 0, "backoff_seconds": 1})
+        events.publish("net_default", "gadget.made", {"gadget_id": "g1"})
+        _wait(lambda: (page := webhooks.list_deliveries("net_default", dying.id)).items and
+              page.items[0].status == deliveries.DEAD)
+    metrics.clear_cache()
+    found = families(api.get("/metrics"))
+    (dead,) = samples(found["switchboard_deliveries_dead"], network="net_default")
+    assert dead.value == 1.0
+    assert samples(found["switchboard_deliveries_pending"])[0].value == 0.0

@@ -123,6 +123,14 @@ def file_stored(tx, network_id: str, size: int, stamp: int) -> None:
     tally.write(tx)
 
 
+def delivery_dead(tx, network_id: str) -> None:
+    """An outbound delivery given up after its last attempt (services/outbound)."""
+    tally = Tally()
+    tally.add(TaskRecord, _stats_key(network_id, None, random.randrange(SHARDS)),
+              deliveries_dead=1)
+    tally.write(tx)
+
+
 def _stats_key(network_id: str, node_id: str | None, shard: int) -> tuple[str, str]:
     return node_stats_key(network_id, node_id) if node_id else \
         (f"NET#{network_id}", f"STATS#{shard}")

@@ -8,7 +8,8 @@
   `switchboard_instance_start_time_seconds`/`switchboard_instance_id` to tell instances
   apart. They are the recent traffic of one instance, never the deployment's totals.
 - Deployment-wide, read from DynamoDB (the same counters as `/tasks/stats`): tasks by
-  state, queue depth, nodes registered and online, per network. These are the same whichever
+  state, queue depth, nodes registered and online, outbound deliveries given up, per
+  network; deliveries waiting for an attempt, in all networks. These are the same whichever
   instance answers; each instance caches them for SWITCHBOARD_METRICS_CACHE_S (15 s).
   The networks shown are those the fleet job has seen a node in (and the default one):
   the job scans the nodes table every minute and keeps their list in one item, so a scrape
@@ -28,6 +29,7 @@ from chalicelib.config import settings
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 NETWORKS_KEY = ("METRICS", "NETWORKS")
+PENDING_COUNT_LIMIT = 10_000  # pending deliveries counted at most (the gauge saturates)
 _lock = threading.Lock()
 _requests: dict[tuple, list] = {}   # (dialect, route, method, status) -> [count, sum, buckets...]
 _started = time.time()
@@ -100,22 +102,32 @@ def _known_networks() -> set[str]:
 
 def _network_gauges(network_id: str) -> dict:
     from chalicelib.services import nodes, tasks
-    stats, fleet = tasks.stats(network_id), nodes.list_nodes(network_id)
-    return {"tasks": stats["by_status"], "nodes": len(fleet),
-            "online": sum(1 for n in fleet if nodes.is_online(n))}
+    from chalicelib.store.tasks import read_counters
+    totals, fleet = read_counters(network_id), nodes.list_nodes(network_id)
+    return {"tasks": {s: max(0, totals.get(f"count_{s}", 0)) for s in tasks.STATUSES},
+            "nodes": len(fleet), "online": sum(1 for n in fleet if nodes.is_online(n)),
+            "deliveries_dead": totals.get("deliveries_dead", 0)}
 
 
-def gauges() -> dict[str, dict]:
-    """Per network: tasks by state, nodes registered and online (cached briefly)."""
+def _deliveries_pending() -> int:
+    """Outbound deliveries waiting for an attempt, in every network: the due-time index's
+    deliveries partition (bounded: it holds only what is still to be sent)."""
+    from chalicelib.store.outbound import DUE_DELIVERY, DeliveryRecord
+    return DeliveryRecord.by_time.count(DUE_DELIVERY, limit=PENDING_COUNT_LIMIT)
+
+
+def gauges() -> dict:
+    """Per network: tasks by state, nodes registered and online, dead deliveries; and the
+    deliveries pending in all networks (cached briefly)."""
     now = time.monotonic()
     with _lock:
         if _gauges["value"] is not None and now - _gauges["at"] < settings().metrics_cache_s:
             return _gauges["value"]
     from chalicelib.store.base import in_parallel
     networks = sorted(_known_networks() | {settings().default_network_id})
-    values = in_parallel(*[(lambda n=n: _network_gauges(n)) for n in networks]) \
-        if len(networks) > 1 else [_network_gauges(networks[0])]
-    found = dict(zip(networks, values))
+    pending, *values = in_parallel(_deliveries_pending,
+                                   *[(lambda n=n: _network_gauges(n)) for n in networks])
+    found = {"networks": dict(zip(networks, values)), "deliveries_pending": pending}
     with _lock:
         _gauges.update(at=now, value=found)
     return found
@@ -168,8 +180,8 @@ class _Collector:
         yield from self._deployment()
 
     def _deployment(self):
-        from prometheus_client.core import GaugeMetricFamily
-        by_network = gauges()
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        gauges_now = gauges()
         tasks = GaugeMetricFamily("switchboard_tasks", "Tasks by state (the counters behind "
                                   "/tasks/stats)", labels=["network", "state"])
         queue = GaugeMetricFamily("switchboard_queue_depth", "Tasks waiting in the queue",
@@ -178,14 +190,22 @@ class _Collector:
                                        labels=["network"])
         online = GaugeMetricFamily("switchboard_nodes_online", "Nodes whose heartbeat is "
                                    "within the window", labels=["network"])
-        for network, values in sorted(by_network.items()):
+        dead = CounterMetricFamily("switchboard_deliveries_dead", "Outbound deliveries "
+                                   "(webhooks, channels) given up after their last attempt",
+                                   labels=["network"])
+        for network, values in sorted(gauges_now["networks"].items()):
             for state, count in values["tasks"].items():
                 tasks.add_metric([network, state], count)
             queue.add_metric([network], values["tasks"].get("pending", 0))
             registered.add_metric([network], values["nodes"])
             online.add_metric([network], values["online"])
+            dead.add_metric([network], values["deliveries_dead"])
+        pending = GaugeMetricFamily("switchboard_deliveries_pending", "Outbound deliveries "
+                                    "waiting for an attempt, all networks (counted up to "
+                                    f"{PENDING_COUNT_LIMIT})")
+        pending.add_metric([], gauges_now["deliveries_pending"])
         age = GaugeMetricFamily("switchboard_gauges_age_seconds", "How old the DynamoDB-read "
                                 "gauges above are (they are cached briefly)")
         age.add_metric([], round(time.monotonic() - _gauges["at"], 3))
-        yield from (tasks, queue, registered, online, age)
+        yield from (tasks, queue, registered, online, dead, pending, age)
 
