@@ -292,6 +292,7 @@ def _finish(record: D, lease: int, outcome: Outcome, *, dead: bool, counted: boo
     with transaction() as tx:  # a dead delivery is counted with it (/metrics)
         tx.update(record, actions=actions, condition=D.lease_until == lease)
         counters.delivery_dead(tx, record.network_id)
+    record.refresh(consistent_read=True)  # as update() would have left it (rare: dead only)
 
 
 # --------------------------------------------------------------------------- now, and later
