@@ -5,8 +5,8 @@ from the models it declares (api/inputs.py), and response schemas for the main b
 
 Credentials: every credential works on every authenticated route (one resolver); each
 route lists its dialect's own first. Routes a spec documents as open list "none" first.
-Responses: the main bodies' schemas (tasks, workers, agents, workflows, messages, files,
-CommHub tasks and sessions) where a route answers one; other successful answers are any
+Responses: the main bodies' schemas (tasks, workers, agents, workflows, webhooks, messages,
+files, CommHub tasks and sessions) where a route answers one; other successful answers are any
 JSON; errors are each dialect's envelope.
 
 Built once per instance, on the first request for it (never at cold start).
@@ -89,6 +89,13 @@ BODIES = {
         "id": TEXT, "name": TEXT, "description": _nullable("string"), "status": TEXT,
         "is_template": BOOLEAN, "run_count": INTEGER, "last_run_id": _nullable("string"),
         "created_at": STAMP, "updated_at": STAMP}},
+    "Webhook": {"type": "object", "required": ["id", "name", "url"], "properties": {
+        "id": TEXT, "name": TEXT, "url": TEXT, "events": {"type": "array", "items": TEXT},
+        "description": _nullable("string"), "is_active": BOOLEAN, "secret": TEXT,
+        "headers": {"type": "object"}, "retry_policy": {"type": "object"},
+        "failure_count": INTEGER, "disabled_reason": _nullable("string"),
+        "last_triggered_at": STAMP, "last_success_at": STAMP, "created_at": STAMP,
+        "updated_at": STAMP}},
     "Message": {"type": "object", "required": ["id", "body"], "properties": {
         "id": TEXT, "sender_agent_id": _nullable("string"),
         "recipient_agent_id": _nullable("string"), "channel": TEXT,
@@ -146,6 +153,9 @@ RESPONSES = {
     ("PATCH", "/api/v1/agents/{agent_id}"): _one("Agent"),
     ("GET", "/api/v1/workflows"): _list_of("Workflow", "items"),
     ("GET", "/api/v1/workflows/{workflow_id}"): _one("Workflow"),
+    ("GET", "/api/v1/webhooks"): _list_of("Webhook", "items"),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): _one("Webhook"),
+    ("PUT", "/api/v1/webhooks/{webhook_id}"): _one("Webhook"),
     ("GET", "/api/v1/messages"): _list_of("Message"),
     ("POST", "/api/v1/messages/send"): _one("Message"),
     ("GET", "/api/v1/files"): _list_of("File"),
