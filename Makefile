@@ -27,9 +27,12 @@ test: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
-# The input sweep with many more generated examples per route (tests/test_input_sweep.py).
+# The input sweep with many more generated examples per route (tests/test_input_sweep.py),
+# then schemathesis against a fresh local stack from its /openapi.json (tests/fuzz_api.py).
+FUZZ_EXAMPLES ?= 20
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_input_sweep.py
+	$(PY) -m tests.fuzz_api $(FUZZ_EXAMPLES)
 
 # Infrastructure deps (CDK, cfn-lint) go into the same .venv with their own stamp, so
 # `make test` never installs them.

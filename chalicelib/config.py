@@ -61,6 +61,10 @@ class Settings:
     outbound_timeout_s: float
     deliveries_queue: str
     mail_from: str
+    credit_usd: float
+    metrics_token: str | None
+    metrics_cache_s: float
+    exports_inline_max: int
 
     def is_open(self, dialect: str) -> bool:
         return dialect in self.open_dialects
@@ -161,6 +165,13 @@ def settings() -> Settings:
         deliveries_queue=os.environ.get("SWITCHBOARD_DELIVERIES_QUEUE")
         or default_deliveries_queue(stage),
         mail_from=os.environ.get("SWITCHBOARD_MAIL_FROM") or f"noreply@{stage}.switchboard.invalid",
+        # insight: a call credit's value in USD (cost reports, budgets); /metrics' token
+        # (unset: open) and how long its DynamoDB-read gauges are cached; the largest
+        # export answered inline (larger ones go to S3 behind a presigned URL)
+        credit_usd=float(os.environ.get("SWITCHBOARD_CREDIT_USD") or 0),
+        metrics_token=os.environ.get("SWITCHBOARD_METRICS_TOKEN") or None,
+        metrics_cache_s=float(os.environ.get("SWITCHBOARD_METRICS_CACHE_S") or 15),
+        exports_inline_max=_int("SWITCHBOARD_EXPORTS_INLINE_MAX", 4 * 1024 * 1024),
     )
 
 

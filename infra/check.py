@@ -75,6 +75,21 @@ def load_templates(out: Path) -> dict[str, dict]:
     return {label: json.loads(Path(path).read_text()) for label, path in index.items()}
 
 
+API_GATEWAY_RESOURCE_QUOTA = 300
+
+
+def rest_api_resources(template: dict) -> int:
+    """API Gateway resources the REST API needs: one per distinct path prefix of the
+    routes in its definition, plus the root (the quota is 300 per API)."""
+    (api,) = [r for r in template["Resources"].values()
+              if r["Type"] == "AWS::Serverless::Api" and "DefinitionBody" in r["Properties"]]
+    prefixes = set()
+    for path in api["Properties"]["DefinitionBody"]["paths"]:
+        parts = [p for p in path.split("/") if p]
+        prefixes.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return len(prefixes) + 1
+
+
 def lint(templates: dict[str, Path]) -> bool:
     """cfn-lint exit status is a bit mask: 2 errors, 4 warnings, 8 informational."""
     result = subprocess.run([sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
@@ -105,6 +120,10 @@ def main(argv=None) -> int:
         templates = synthesize(out)
         print(f"synthesized: {', '.join(sorted(templates))} "
               f"({time.perf_counter() - started:.1f} s)")
+        for label, template in sorted(load_templates(out).items()):
+            if label.startswith("chalice-"):
+                print(f"{label}: {rest_api_resources(template)} API Gateway REST resources "
+                      f"(quota {API_GATEWAY_RESOURCE_QUOTA})")
         if not lint(templates):
             print("cfn-lint: errors", file=sys.stderr)
             return 1

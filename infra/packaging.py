@@ -17,6 +17,8 @@ A real deploy (`cdk deploy`, `chalice deploy`) uses neither and packages as usua
 """
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 from contextlib import contextmanager
@@ -68,4 +70,8 @@ def package(project_dir: Path, output_dir: Path, stage: str) -> Path:
     """`chalice package --stage <stage> <output_dir>` in-process; returns sam.json's path."""
     from chalice import api
     api.package_app(project_dir=str(project_dir), output_dir=str(output_dir), stage=stage)
-    return Path(output_dir) / "sam.json"
+    template = Path(output_dir) / "sam.json"
+    # chalice writes it indented (twice the bytes); CloudFormation's 1 MB limit counts the
+    # bytes uploaded, so the template to deploy (and lint) is the minified one.
+    template.write_text(json.dumps(json.loads(template.read_text()), separators=(",", ":")))
+    return template

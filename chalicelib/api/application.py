@@ -49,8 +49,10 @@ def create_app() -> Chalice:
         from chalicelib.tracing import enable_xray
         enable_xray()
 
-    from chalicelib.api import commhub, fallback, gemmanet, health, hub2d, platform, skycetus
-    for module in (health, platform, skycetus, gemmanet, hub2d, commhub):
+    from chalicelib.api import (commhub, docs, fallback, gemmanet, health, hub2d, metrics,
+                                platform, skycetus)
+    from chalicelib.services.insight.metrics import dialect_of, observe
+    for module in (health, metrics, docs, platform, skycetus, gemmanet, hub2d, commhub):
         app.register_blueprint(module.blueprint)
     fallback.install(app)
 
@@ -64,9 +66,13 @@ def create_app() -> Chalice:
             response.headers.setdefault("Content-Type", "application/json")
         if context.get("requestId"):
             response.headers.setdefault("X-Request-Id", context["requestId"])
+        elapsed = time.perf_counter() - started
+        route = context.get("resourcePath") or "unmatched"  # the template: bounded labels
+        dialect = dialect_of(route, event.method, context.get("path") or route)
+        observe(dialect, route, event.method, response.status_code, elapsed)
         log.info("request", extra={"method": event.method, "path": context.get("path"),
                                    "status": response.status_code,
-                                   "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+                                   "duration_ms": round(elapsed * 1000, 1)})
         return response
 
     @app.middleware("websocket")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from chalicelib import logs
 from chalicelib.services import nodes, tasks
+from chalicelib.services.insight import metrics
 from chalicelib.store.nodes import NodeRecord
 
 log = logs.get("jobs")
@@ -18,8 +19,9 @@ def _all_nodes():
 
 def sweep() -> dict:
     """Persist `offline` for silent nodes and requeue what they held; requeue lapsed leases."""
-    went_offline, released, networks = 0, 0, set()
+    went_offline, released, networks, seen = 0, 0, set(), set()
     for node in _all_nodes():
+        seen.add(node.network_id)
         dead = not nodes.is_online(node)
         if dead and node.status == "online" and nodes.mark_offline(node):
             went_offline += 1
@@ -30,6 +32,7 @@ def sweep() -> dict:
                 networks.add(node.network_id)
     for network_id in networks:  # give released work to the nodes still alive
         tasks.assign_pending(network_id)
+    metrics.remember_networks(seen)  # the networks /metrics reports on
     summary = {"offline": went_offline, "released": released}
     log.info("sweep", extra=summary)
     return summary

@@ -22,7 +22,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.auth.principal import Principal
 from chalicelib.clock import now_ms
@@ -30,6 +30,7 @@ from chalicelib.config import settings
 from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.services import idempotency
+from chalicelib.services.insight import counters
 from chalicelib.store.base import cancelled_by_condition, idempotency_key, page, transaction
 from chalicelib.store.files import (PENDING, READY, FileKeyRecord, FileRecord as F, file_key,
                                     object_key, task_key)
@@ -201,19 +202,20 @@ class _Keyed:
         return get(self.principal.network_id, marker.file_id) if marker else None
 
     def save(self, record: F) -> F:
-        """Write a new record, with the marker when keyed; a concurrent retry that wrote
-        its marker first wins, and its file is the answer (this one is not written)."""
-        if not self.key:
-            record.save(condition=F.pk.does_not_exist())
-            return record
+        """Write a new record, with the marker when keyed (and the day's file counters when
+        it is ready); a concurrent retry that wrote its marker first wins, and its file is
+        the answer (this one is not written)."""
         try:
             with transaction() as tx:
                 tx.save(record, condition=F.pk.does_not_exist())
-                tx.save(FileKeyRecord(*idempotency_key(record.network_id,
-                                                       self.principal.account_id, self.key),
-                                      file_id=record.file_id, request_hash=self.request_hash,
-                                      created_at=record.created_at),
-                        condition=FileKeyRecord.pk.does_not_exist())
+                if record.status == READY:
+                    counters.file_stored(tx, record.network_id, record.size, record.created_at)
+                if self.key:
+                    tx.save(FileKeyRecord(*idempotency_key(record.network_id,
+                                                           self.principal.account_id, self.key),
+                                          file_id=record.file_id, request_hash=self.request_hash,
+                                          created_at=record.created_at),
+                            condition=FileKeyRecord.pk.does_not_exist())
         except TransactWriteError as error:
             previous = cancelled_by_condition(error) and self.earlier()
             if previous:
@@ -311,15 +313,20 @@ def complete_upload(principal: Principal, file_id: str) -> F:
     for chunk in iter(lambda: body.read(_HASH_CHUNK), b""):
         digest.update(chunk)
         size += len(chunk)
+    stamp = now_ms()
     try:
-        record.update(actions=[F.status.set(READY), F.size.set(size),
-                               F.sha256.set(digest.hexdigest()), F.upload_deadline.remove(),
-                               F.updated_at.set(now_ms())],
+        with transaction() as tx:
+            tx.update(record, actions=[F.status.set(READY), F.size.set(size),
+                                       F.sha256.set(digest.hexdigest()),
+                                       F.upload_deadline.remove(), F.updated_at.set(stamp)],
                       condition=F.status == PENDING)
-    except UpdateError as error:
-        if _condition_failed(error):  # a concurrent confirmation won; same bytes, same answer
+            counters.file_stored(tx, record.network_id, size, stamp)
+    except TransactWriteError as error:
+        if cancelled_by_condition(error):  # a concurrent confirmation won; same bytes, same answer
             return get(principal.network_id, file_id)
         raise
+    record.status, record.size, record.sha256 = READY, size, digest.hexdigest()
+    record.upload_deadline, record.updated_at = None, stamp
     return record
 
 

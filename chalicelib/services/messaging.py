@@ -24,6 +24,7 @@ from chalicelib.config import settings
 from chalicelib.errors import NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import stream_id, stream_id_time, ulid
 from chalicelib.services import connections, events, fanout, idempotency, nodes
+from chalicelib.services.insight import counters
 from chalicelib.store.base import cancelled_by_condition, idempotency_key, page, transaction
 from chalicelib.store.events import EventRecord
 from chalicelib.store.messages import (MessageRecord as M, message_key, party_key, pending_pk,
@@ -103,6 +104,7 @@ def send(network_id: str, *, account_id: str, sender: str, recipient: str, conte
             tx.save(message, condition=M.pk.does_not_exist())
             tx.save(_pending(message))
             tx.save(event)
+            counters.messages_sent(tx, network_id, 1, message.created_at)
             if key:
                 tx.save(M(*idempotency_key(network_id, account_id, key), msg_id=message.msg_id,
                           request_hash=request_hash, created_at=message.created_at),
@@ -144,6 +146,7 @@ def broadcast(network_id: str, *, sender: str, content, source: str, type: str =
         with transaction() as tx:
             if start == 0:
                 tx.save(event)
+                counters.messages_sent(tx, network_id, 1, stamp)
             for copy in copies[start:start + BROADCAST_CHUNK]:
                 tx.save(copy)
                 tx.save(_pending(copy))

@@ -20,8 +20,9 @@ Two waiting states belong to the platform's orchestration (services/orchestratio
 Every move is one DynamoDB transaction (`_commit`) that also writes what the move implies:
 the queue entry a pending task sits in, the held entry and counter of the node holding it
 (and its hand-off set, services/handoff.py), the dead-letter entry, the task's event record,
-the event in the network's log, the status counters of the node's stats shard, and the
-ledger entries the move pays (a reward, a refund). The task update is conditioned on the
+the event in the network's log, the counters it adds to (services/insight/counters.py:
+status counts, the day's analytics, what the work cost), and the ledger entries the move
+pays (a reward, a refund). The task update is conditioned on the
 state and version (`updated_at`) it was read in, so two racing writers can never both move
 it: two nodes can never hold the same task.
 
@@ -40,7 +41,6 @@ import time
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.expressions.operand import Path
 
 from chalicelib import logs
 from chalicelib.auth.principal import Principal
@@ -50,11 +50,12 @@ from chalicelib.errors import (Conflict, IllegalTransition, NotFound, PaymentReq
                                ValidationFailed)
 from chalicelib.ids import ulid
 from chalicelib.services import events, fanout, handoff, idempotency, ledger, nodes
+from chalicelib.services.insight import cost, counters
 from chalicelib.store.base import (cancelled_by_condition, idempotency_key, in_parallel, page,
                                    transaction)
 from chalicelib.store.nodes import NodeRecord as N, node_key
 from chalicelib.store.tasks import (TaskRecord as T, completions_pk, dlq_pk, events_pk, held_pk,
-                                    node_stats_key, queue_pk, read_counters, task_key)
+                                    queue_pk, read_counters, task_key)
 
 log = logs.get("tasks")
 
@@ -187,25 +188,18 @@ def completions(network_id: str, *, limit: int = 20, cursor: str | None = None):
 
 
 def stats(network_id: str) -> dict:
-    counters = read_counters(network_id)
-    by_status = {s: max(0, counters.get(f"count_{s}", 0)) for s in STATUSES}
-    by_priority = {k[5:]: v for k, v in counters.items() if k.startswith("prio_") and v > 0}
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    return {"total": max(0, counters.get("total", 0)), "by_status": by_status,
-            "by_priority": by_priority, "today": counters.get(f"day_{today}", 0)}
+    """Counts by status (and created by priority) from the counters every move keeps;
+    `today`: tasks created today (UTC), from the day's analytics counters."""
+    from chalicelib.services.insight import analytics
+    totals, today = in_parallel(lambda: read_counters(network_id),
+                                lambda: analytics.created_on(network_id, counters.day_of(now_ms())))
+    by_status = {s: max(0, totals.get(f"count_{s}", 0)) for s in STATUSES}
+    by_priority = {k[5:]: v for k, v in totals.items() if k.startswith("prio_") and v > 0}
+    return {"total": max(0, totals.get("total", 0)), "by_status": by_status,
+            "by_priority": by_priority, "today": today}
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _stats(network_id: str, add: dict[str, int]) -> None:
-    """Counters, updated after the transaction on one of several shards: a hot single item
-    would make concurrent transactions conflict. Best effort by design (derived data)."""
-    try:
-        T(f"NET#{network_id}", f"STATS#{random.randrange(8)}").update(
-            actions=[Path(name).add(value) for name, value in add.items()])
-    except Exception:
-        log.exception("task counters not updated", extra={"network_id": network_id})
 
 
 COPIED = tuple(name for name in T.get_attributes() if name not in ("pk", "sk", "queue_pk", "queue_sk"))
@@ -242,13 +236,6 @@ EVENT_TYPES = {"completed": "task.completed", "failed": "task.failed",
                "dead_lettered": "task.failed", "expired": "task.failed"}
 
 
-def _count_in(tx, network_id: str, node_id: str, add: dict[str, int]) -> None:
-    """Counters on the node's stats shard, inside a transaction that already updates the
-    node's item (so the shard adds no contention of its own)."""
-    tx.update(T(*node_stats_key(network_id, node_id)),
-              actions=[Path(name).add(value) for name, value in add.items()])
-
-
 def _refund(task: T) -> tuple[ledger.Posting, object]:
     """The refund of a call's charge, with the account as it stands."""
     return (ledger.Posting(task.network_id, task.charged_account, int(task.charged), "refund",
@@ -283,7 +270,7 @@ def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
     values = {"status": to_status, "updated_at": stamp, **(sets or {})}
     removals = []
     holder = task.assigned_node
-    counted_on = None  # the node whose item this move updates: its stats shard is in the move
+    counted_on = None  # the node whose item this move updates: its counters are in the move
     entries = []
     with transaction() as tx:
         if origin == "pending" and task.queue_pk:
@@ -352,9 +339,8 @@ def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
         tx.save(event)
         for posting, account in postings:
             entries.append((posting, ledger.add_to_transaction(tx, posting, account)))
-        moves = {f"count_{origin}": -1, f"count_{to_status}": 1}
-        if counted_on:
-            _count_in(tx, network_id, counted_on, moves)
+        costs = counters.moved(tx, task, after, origin=origin, node_id=counted_on, stamp=stamp,
+                               result_committed="result" in values)
         condition = T.status == origin
         if task.updated_at is not None:
             condition &= T.updated_at == task.updated_at
@@ -363,8 +349,8 @@ def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
         tx.update(task, actions=[getattr(T, k).set(v) for k, v in values.items()] +
                   [getattr(T, name).remove() for name in removals if name not in values],
                   condition=condition)
-    if not counted_on:
-        _stats(network_id, moves)
+    if costs:
+        cost.spend(network_id, costs, stamp)
     fanout.announce(network_id, [event])
     for posting, entry in entries:
         fanout.credit_changed(network_id, posting.account_id, entry,
@@ -515,19 +501,12 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
             routing = connected_node_only or attempt + 2 < CREATE_ATTEMPTS
     if requires_approval:
         task = _gate(task, approval_timeout_s)
-    if target is None:
-        _stats(network_id, _created_counts(task))
-    elif connected_node_only:
+    if connected_node_only:
         handoff.push(task, target.connection_id)
-    else:
+    elif target is not None:
         handoff.offer(task, target)
     fanout.announce(network_id, [event])  # after the push: the node is what a call waits on
     return task, True
-
-
-def _created_counts(task: T) -> dict[str, int]:
-    day = time.strftime("%Y-%m-%d", time.gmtime(task.created_at / 1000))
-    return {"total": 1, f"count_{task.status}": 1, f"prio_{task.priority}": 1, f"day_{day}": 1}
 
 
 def _create_transaction(task: T, target: N | None, principal: Principal, key: str | None,
@@ -554,7 +533,6 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
             else:  # pushed on this connection right after: it must still be there
                 condition = N.connection_id == target.connection_id
             tx.update(target, actions=actions, condition=condition)
-            _count_in(tx, network_id, target.node_id, _created_counts(task))
         elif not gated:
             task.assigned_node, task.attempts = None, 0
             entry = _queue_entry(task)
@@ -562,6 +540,7 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
             tx.save(entry)
         if charging:
             ledger.add_to_transaction(tx, *charging)
+        counters.created(tx, task, node_id=target.node_id if target else None)
         tx.save(T(events_pk(network_id, task.task_id), f"EV#{ulid(stamp)}",
                   task_id=task.task_id, from_status=None, to_status=task.status,
                   actor=principal.account_id, assigned_node=task.assigned_node, created_at=stamp))
@@ -888,6 +867,26 @@ def requeue(task: T, *, actor: str, reason: str, error: str | None = None,
 
 def cancel(network_id: str, task_id: str, *, actor: str) -> T:
     return _move(network_id, task_id, "cancelled", actor=actor, reason="cancelled")
+
+
+def reassign(network_id: str, task_id: str, node_id: str, *, actor: str) -> T:
+    """Give a task to another node: its holder (if any) lets go, and `node_id` gets it now
+    if it can take it (online, approved, able, with room); otherwise it waits in the queue."""
+    target = nodes.get(network_id, node_id)
+    task = get(network_id, task_id)
+    if task.status in HELD:
+        task = _move(network_id, task_id, "pending", actor=actor,
+                     reason=f"reassigned to {node_id}")
+    if task.status != "pending":
+        raise IllegalTransition(f"a {task.status} task cannot be reassigned", status=task.status)
+    if not _eligible(target, task, now_ms()):
+        return task
+    moved = _try_commit(task, "assigned", actor=actor, node=target, hand_off=True,
+                        reason=f"reassigned to {node_id}")
+    if moved is None:
+        return get(network_id, task_id)
+    handoff.offer(moved, target)
+    return moved
 
 
 def expire(network_id: str, task_id: str, *, reason: str) -> T:

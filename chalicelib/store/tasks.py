@@ -12,11 +12,13 @@ Keys
 - completion  pk NET#<net>#DONE                 sk <ulid>             (CommHub completions)
 - idempotency pk NET#<net>#IDEM#<account>       sk KEY#<key>          → the task it created
               (store.base.idempotency_key: keys are per principal)
-- stats shard pk NET#<net>                      sk STATS#<n>          (counters by status,
-              priority, day; sharded so concurrent writers do not collide)
+- stats shard pk NET#<net>                      sk STATS#<n>          (counters by status and
+              priority of changes without a node, on one of 8 shards so concurrent writers
+              rarely meet)
               pk NET#<net>                      sk STATS#N#<node_id>  (the counters of moves
-              that involve a node, written in the move's own transaction: that transaction
-              already updates the node's item, so its shard adds no contention)
+              that involve a node: that transaction already updates the node's item, so its
+              shard adds no contention). Both are written in the transaction of the change
+              they count (services/insight/counters.py), as are the day's analytics.
 Every list is a Query on one of these partitions; none grows with unrelated data.
 """
 from __future__ import annotations

@@ -179,6 +179,9 @@ class SwitchboardStack(cdk.Stack):
                 # Deleted files stay recoverable for a while, then go.
                 s3.LifecycleRule(id="expire-old-versions",
                                  noncurrent_version_expiration=cdk.Duration.days(30)),
+                # Large exports are fetched through a presigned URL valid for an hour.
+                s3.LifecycleRule(id="expire-exports", prefix="exports/",
+                                 expiration=cdk.Duration.days(1)),
             ],
             removal_policy=removal,
             auto_delete_objects=not self.retain,

@@ -24,6 +24,6 @@ def listing(name: str, items: list, **extra) -> dict:
     return {"ok": True, name: items, "count": len(items), **extra}
 
 
-from chalicelib.api.commhub import accounts, messages, work  # noqa: E402,F401  (modules register their routes)
+from chalicelib.api.commhub import accounts, mcp, messages, work  # noqa: E402,F401  (modules register their routes)
 
 blueprint = router.blueprint

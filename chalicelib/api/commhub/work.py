@@ -66,17 +66,30 @@ def task_view(task) -> dict:
             "updated_at": sql_time(task.updated_at)}
 
 
+def sessions(network_id: str, wanted: str | None = None) -> list[dict]:
+    """Every node as a CommHub session (`/api/status`, MCP `get_all_status`)."""
+    found = []
+    for node in nodes.list_nodes(network_id):
+        view = session(network_id, node)
+        if not wanted or view["status"] == wanted:
+            found.append(view)
+    return found
+
+
+def session(network_id: str, node) -> dict:
+    current = tasks.held_by(network_id, node.node_id)[:1] if node.active_tasks else []
+    return session_view(node, current[0] if current else None)
+
+
+def completion_view(completion) -> dict:
+    return {"task_id": completion.task_id, "title": completion.title,
+            "node": completion.assigned_node, "from_name": completion.from_name,
+            "result": completion.result, "completed_at": sql_time(completion.created_at)}
+
+
 @router.route("/api/status", query=StatusQuery)
 def status(req):
-    network_id = network_of(req)
-    wanted = req.params.status
-    sessions = []
-    for node in nodes.list_nodes(network_id):
-        current = tasks.held_by(network_id, node.node_id)[:1] if node.active_tasks else []
-        view = session_view(node, current[0] if current else None)
-        if not wanted or view["status"] == wanted:
-            sessions.append(view)
-    return listing("sessions", sessions)
+    return listing("sessions", sessions(network_of(req), req.params.status))
 
 
 @router.route("/api/nodes", query=Scoped)
@@ -98,10 +111,7 @@ def list_tasks(req):
 def list_completions(req):
     found, cursor = tasks.completions(network_of(req), limit=req.params.limit,
                                       cursor=req.params.cursor)
-    return listing("completions", [
-        {"task_id": c.task_id, "title": c.title, "node": c.assigned_node,
-         "from_name": c.from_name, "result": c.result, "completed_at": sql_time(c.created_at)}
-        for c in found], next_cursor=cursor)
+    return listing("completions", [completion_view(c) for c in found], next_cursor=cursor)
 
 
 @router.route("/api/task_events", query=TaskEventQuery)

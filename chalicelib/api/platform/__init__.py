@@ -5,9 +5,9 @@ from chalicelib.api.routing import DialectRouter
 router = DialectRouter(PLATFORM, __name__)
 
 from chalicelib.api.platform import (agents, approvals, auth, breakers, chat,  # noqa: E402,F401
-                                     collaboration, deadletter, files, knowledge,
-                                     marketplace, messages, notifications, secrets, ssh,
-                                     tasks, triggers, webhooks, workers,
+                                     collaboration, deadletter, exports, files, insight,
+                                     knowledge, marketplace, messages, notifications, secrets,
+                                     ssh, tasks, triggers, webhooks, workers,
                                      workflows)  # (modules register their routes)
 
 blueprint = router.blueprint

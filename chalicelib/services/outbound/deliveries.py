@@ -41,9 +41,10 @@ from chalicelib.clock import iso, now_ms
 from chalicelib.config import settings
 from chalicelib.ids import stream_id
 from chalicelib.services.outbound import breakers
+from chalicelib.services.insight import counters
 from chalicelib.services.outbound.http import Outcome
 from chalicelib.services.records import COUNT_BUDGET, Page
-from chalicelib.store.base import page
+from chalicelib.store.base import page, transaction
 from chalicelib.store.outbound import DUE_DELIVERY, DeliveryRecord as D, delivery_pk
 from chalicelib.store.records import time_key
 
@@ -285,7 +286,13 @@ def _finish(record: D, lease: int, outcome: Outcome, *, dead: bool, counted: boo
         actions += [D.time_pk.remove(), D.time_sk.remove()]
         if status == SUCCEEDED:
             actions.append(D.delivered_at.set(now))
-    record.update(actions=actions, condition=D.lease_until == lease)
+    if status != DEAD:
+        record.update(actions=actions, condition=D.lease_until == lease)
+        return
+    with transaction() as tx:  # a dead delivery is counted with it (/metrics)
+        tx.update(record, actions=actions, condition=D.lease_until == lease)
+        counters.delivery_dead(tx, record.network_id)
+    record.refresh(consistent_read=True)  # as update() would have left it (rare: dead only)
 
 
 # --------------------------------------------------------------------------- now, and later
