@@ -54,6 +54,8 @@ class Settings:
     ws_endpoint: str | None
     xray: bool
     log_level: str
+    cors_origins: tuple      # origins browsers may call from ("*": any, without credentials)
+    hsts: bool               # Strict-Transport-Security on every answer (deployed stages)
 
     def is_open(self, dialect: str) -> bool:
         return dialect in self.open_dialects
@@ -123,6 +125,10 @@ def settings() -> Settings:
         ws_endpoint=_ws_endpoint(region),
         xray=_flag("SWITCHBOARD_XRAY"),
         log_level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
+        cors_origins=tuple(o.strip().rstrip("/") for o in
+                           os.environ.get("SWITCHBOARD_CORS_ORIGINS", "").split(",") if o.strip()),
+        # API Gateway serves HTTPS only; the local stack and tests serve plain HTTP.
+        hsts=_flag("SWITCHBOARD_HSTS", stage not in ("local", "test")),
     )
 
 
