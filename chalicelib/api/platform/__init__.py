@@ -4,7 +4,7 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (auth, deadletter, files, messages, tasks,  # noqa: E402,F401
-                                     workers)  # (modules register their routes)
+from chalicelib.api.platform import (auth, deadletter, files, messages, security,  # noqa: E402,F401
+                                     settings, tasks, workers)  # (modules register their routes)
 
 blueprint = router.blueprint
