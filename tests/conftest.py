@@ -41,10 +41,12 @@ def fresh_aws():
     with mock_aws():
         import boto3
         from chalicelib.services import identity
+        from chalicelib.services.people import ip_rules
         from chalicelib.store import tables
         tables.create_all()
         boto3.client("s3").create_bucket(Bucket=config.settings().files_bucket)
         identity._cache.clear()
+        ip_rules._cache.clear()
         yield
 
 
