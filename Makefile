@@ -9,7 +9,7 @@ INFRA_STAMP := $(VENV)/.installed-infra
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test fuzz check-infra bench clean
+.PHONY: run test soak fuzz check-infra bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 # pytest exits 5 when it collected no tests; that is not a failure of the suite.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+# The long runs at volume (tests marked `soak`), kept out of `make test`.
+soak: $(STAMP)
+	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
 # The input sweep with many more generated examples per route (tests/test_input_sweep.py).
 fuzz: $(STAMP)

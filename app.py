@@ -7,7 +7,7 @@ from chalice import Rate
 
 from chalicelib import ws
 from chalicelib.api.application import create_app
-from chalicelib.jobs import files, fleet
+from chalicelib.jobs import files, fleet, orchestration
 
 app = create_app()
 
@@ -40,3 +40,13 @@ def batch_assign(event):
 @app.schedule(Rate(1, unit=Rate.HOURS), name="files_sweep")
 def files_sweep(event):
     return files.sweep_uploads()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="due_sweep")
+def due_sweep(event):
+    return orchestration.due()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="reaction_sweep")
+def reaction_sweep(event):
+    return orchestration.react()

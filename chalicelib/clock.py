@@ -15,8 +15,22 @@ from datetime import datetime, timezone
 MIN_MS, MAX_MS = 0, 253_402_300_799_999
 
 
+_offset_ms = 0
+
+
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return int(time.time() * 1000) + _offset_ms
+
+
+def advance(ms: int) -> int:
+    """Move this process's clock forward by `ms` (never back: ids and event positions sort
+    by time). Tests drive time with it; the local stack offers it as `POST /@clock` when
+    SWITCHBOARD_LOCAL_CLOCK_CONTROL is set. Nothing in a deployment calls it."""
+    global _offset_ms
+    if ms < 0:
+        raise ValueError("the clock only moves forward")
+    _offset_ms += int(ms)
+    return now_ms()
 
 
 def _format(ms, pattern: str) -> str | None:

@@ -47,6 +47,8 @@ class Settings:
     visibility_timeout_s: float
     stream_wait_s: float
     stream_retry_ms: int
+    stream_max_s: float
+    stream_keepalive_s: float
     request_timeout_s: float
     node_starting_credits: int
     files_inline_max: int
@@ -116,6 +118,10 @@ def settings() -> Settings:
         visibility_timeout_s=float(os.environ.get("SWITCHBOARD_VISIBILITY_TIMEOUT") or 30),
         stream_wait_s=float(os.environ.get("SWITCHBOARD_STREAM_WAIT") or 20),
         stream_retry_ms=_int("SWITCHBOARD_STREAM_RETRY_MS", 500),
+        # Streamed responses (where the invoker offers a stream): API Gateway ends those
+        # after 15 minutes and after 5 idle minutes; a keepalive keeps proxies from idling.
+        stream_max_s=float(os.environ.get("SWITCHBOARD_STREAM_MAX") or 900),
+        stream_keepalive_s=float(os.environ.get("SWITCHBOARD_STREAM_KEEPALIVE") or 15),
         request_timeout_s=float(os.environ.get("SWITCHBOARD_REQUEST_TIMEOUT") or 25),
         node_starting_credits=_int("SWITCHBOARD_NODE_STARTING_CREDITS", 0),
         # A file's bytes travel base64 in the Lambda event (and back), which must stay

@@ -47,6 +47,8 @@ def fresh_aws():
         boto3.client("s3").create_bucket(Bucket=config.settings().files_bucket)
         identity._cache.clear()
         ip_rules._cache.clear()
+        from chalicelib.services import reactions
+        reactions.forget()
         yield
 
 

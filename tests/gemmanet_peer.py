@@ -1,5 +1,9 @@
 """A GemmaNet-protocol node for tests, strict where the GemmaNet SDK is strict.
 
+Where the released SDK (`gemmanet==0.1.0a1`, tests/gemmanet_sdk.py) can play the part,
+tests use it; this one plays what it cannot: the later SDK's `api_key` registration, a
+node that never answers or answers late on purpose, raw frames, a reconnect on cue.
+
 Frames from the hub are parsed with pydantic models shaped like the SDK's: `msg_type`
 must be one of the SDK's lower-case enum values and `timestamp` a readable datetime, so a
 frame the SDK would reject fails here too. It registers either way the SDK generations

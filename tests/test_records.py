@@ -81,3 +81,13 @@ def test_the_audit_trail_is_newest_first_paginated_and_secret_free(aws):
     assert [e.action for e in audit.entries("net_a", action="thing.2")[0]] == ["thing.2"]
     with pytest.raises(Exception):
         audit.entries("net_a", before="not-a-cursor")
+
+
+def test_a_created_record_names_the_requests_audit_target_once(aws):
+    note = audit.begin()
+    try:
+        first = GADGETS.create(GADGETS.new("net_a", created_by="user:1", name="Made"))
+        GADGETS.create(GADGETS.new("net_a", created_by="user:1", name="Consequence"))
+        assert (note.target_type, note.target_id) == ("gadget", first.id)
+    finally:
+        audit._note.set(None)  # the request is over

@@ -144,6 +144,13 @@ class ApiRequest:
         except MalformedBody:
             return None
 
+    @property
+    def response_stream(self):
+        """Where a handler may stream its response, when the invoker offers one (the local
+        gateway does; API Gateway's buffered Lambda proxy does not): None otherwise."""
+        context = getattr(self._request, "lambda_context", None)
+        return getattr(context, "response_stream", None)
+
     def deadline(self, cap_s: float, margin_s: float = 1.5) -> float:
         """A time.monotonic() deadline `cap_s` from now, kept `margin_s` clear of the end of
         the Lambda invocation (whose remaining time the context reports)."""

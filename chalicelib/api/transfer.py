@@ -108,7 +108,8 @@ def store_upload(req, source: str):
     sent = read_upload(req)
     return files.upload(req.principal, sent.data, filename=sent.filename,
                         content_type=sent.content_type, task_id=sent.task_id,
-                        metadata=sent.metadata, source=source)
+                        metadata=sent.metadata, source=source,
+                        idempotency_key=req.idempotency_key())
 
 
 def _metadata(text: str | None) -> dict:

@@ -1,11 +1,12 @@
-"""Server-sent events, as a Lambda behind API Gateway REST can send them.
+"""Server-sent events: frames, and what a response says when it has no event to carry.
 
-A Lambda cannot hold a stream open: each response carries what is pending (after waiting
-a bounded time for something to arrive), then a `retry:` hint, and ends. A standard
-EventSource reconnects and sends `Last-Event-ID`, so the stream resumes where it left off
-without loss or repeats. Every response names a position: if it carried no event, a
-`heartbeat` event carries the resume id (EventSource dispatches named events only to
-listeners of that name, so `onmessage` handlers never see it).
+Every `data:` frame is a message. Many hand-written SSE readers ignore `event:` lines and
+treat every `data:` frame as a message, so nothing else is ever sent as data — not a
+heartbeat, not a position. A response or stream with nothing to deliver sends a comment
+(`: ...`, ignored by every parser) and an `id:` line alone: per the SSE processing model a
+block with an id and no data updates the reader's last event id and dispatches nothing.
+Readers that only take ids from messages are covered on the server side (see
+services/messaging.py `resume_point`).
 """
 from __future__ import annotations
 
@@ -26,12 +27,10 @@ def frame(data, *, event_id: str | None = None, event: str | None = None) -> str
     return "\n".join(lines) + "\n\n"
 
 
-def body(frames: list[str], *, retry_ms: int, heartbeat: dict | None = None,
-         position: str | None = None) -> str:
-    """A whole response: the frames, then (when there were none) a heartbeat naming the
-    resume position, then the reconnection delay."""
-    parts = list(frames)
-    if not parts and heartbeat is not None:
-        parts.append(frame(heartbeat, event_id=position, event="heartbeat"))
-    parts.append(f"retry: {retry_ms}\n\n")
-    return "".join(parts)
+def position(event_id: str | None, note: str) -> str:
+    """A comment and, when there is one, the resume position: no data, so no dispatch."""
+    return f": {note}\n" + (f"id: {event_id}\n\n" if event_id else "\n")
+
+
+def retry(milliseconds: int) -> str:
+    return f"retry: {milliseconds}\n\n"

@@ -61,6 +61,15 @@ def note(*, action: str | None = None, target_type: str | None = None,
     current.details.update(details)
 
 
+def note_created(target_type: str, target_id: str) -> None:
+    """A record this request created, which only the service knows the id of: noted when
+    the request has named no target yet (the first record a request makes is what it
+    made; later ones are consequences)."""
+    current = _note.get()
+    if current is not None and current.target_id is None:
+        current.target_type, current.target_id = target_type, target_id
+
+
 def _clean(details: dict) -> dict | None:
     """Drop anything that looks like a secret, and keep the record small."""
     kept = {k: v for k, v in details.items()

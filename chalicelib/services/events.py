@@ -102,12 +102,10 @@ def latest_id(network_id: str) -> str | None:
     return newest[0].sk if newest else None
 
 
-def follow(network_id: str, last_event_id: str | None, *, wait_s: float,
-           **filters) -> tuple[list[E], str | None]:
-    """What a stream reader should see next: the settled events after `last_event_id` (or,
-    for a reader with no position yet, those from now on), waiting up to `wait_s` for some."""
-    start = last_event_id or latest_id(network_id) or f"{now_ms() - settings().event_settle_ms:013d}-"
-    return wait(network_id, start, timeout_s=wait_s, **filters)
+def start_position(network_id: str) -> str:
+    """Where a reader with no position yet starts: after the newest settled event, so it
+    sees what happens from now on."""
+    return latest_id(network_id) or f"{now_ms() - settings().event_settle_ms:013d}-"
 
 
 def wait(network_id: str, after: str | None, *, timeout_s: float, poll_s: float = 0.1,

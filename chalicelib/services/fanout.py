@@ -1,11 +1,10 @@
 """What happens after a change is committed: pushes to live WebSocket connections.
 
-- a task assigned to a node that holds a `/ws/node` connection is pushed to it as
-  TASK_ASSIGN (whichever dialect created or routed the task);
 - every event goes to the platform `/ws` connections subscribed to its type;
 - a node account's balance change goes to the node as CREDIT_UPDATE.
 Pushes are a fast path, never the only copy: a push to a gone connection forgets the
-connection, and the node catches up from the durable store when it registers again.
+connection. (Tasks are pushed to their nodes by services/handoff.py, which also decides
+whether a task was already handed.)
 """
 from __future__ import annotations
 
@@ -17,15 +16,23 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib import logs
 from chalicelib.push.envelopes import node_envelope, platform_event
 from chalicelib.services import connections
+from chalicelib.store.base import in_parallel
+from chalicelib.store.ledger import LedgerRecord, account_pk
 from chalicelib.store.nodes import NodeRecord, node_key
-from chalicelib.store.tasks import TaskRecord, task_key
 
 log = logs.get("fanout")
-ASSIGNED_EVENTS = ("task.created", "task.updated")
 SUBSCRIBERS_TTL_S = 1.0
 
 _subscribers: dict[str, tuple[float, list]] = {}
 _lock = threading.Lock()
+_listeners: list = []
+
+
+def listen(listener):
+    """Call `listener(network_id, events)` after every commit (services/reactions.py): the
+    fast path of reactions, whose durable path reads the event log."""
+    _listeners.append(listener)
+    return listener
 
 
 def _event_subscribers(network_id: str) -> list:
@@ -59,51 +66,35 @@ def _node_connection(network_id: str, node_id: str) -> str | None:
     return node.connection_id
 
 
-def task_assign_payload(task) -> dict:
-    payload = task.payload or {}
-    return {"task_id": task.task_id, "task_type": task.task_type or next(iter(task.capabilities or []), "task"),
-            "content": payload.get("content") or task.description or task.title,
-            "params": payload.get("params") or {}, "reward": int(task.lux_reward or 0),
-            "stream": False, "title": task.title, "priority": task.priority}
-
-
-def push_assignment(network_id: str, task_id: str, node_id: str) -> bool:
-    """TASK_ASSIGN to the node's live connection; False if it has none (it pulls instead)."""
-    connection_id = _node_connection(network_id, node_id)
-    if not connection_id:
-        return False
-    try:
-        task = TaskRecord.get(*task_key(network_id, task_id), consistent_read=True)
-    except DoesNotExist:
-        return False
-    if task.status not in ("assigned", "running") or task.assigned_node != node_id:
-        return False
-    return connections.deliver(connection_id, node_envelope("TASK_ASSIGN", task_assign_payload(task)))
-
-
 def announce(network_id: str, events) -> None:
     for event in events:
         try:
-            data = event.data or {}
-            if event.type in ASSIGNED_EVENTS and data.get("status") == "assigned" and data.get("node_id"):
-                push_assignment(network_id, data["task_id"], data["node_id"])
             for connection in _event_subscribers(network_id):
                 if subscribed(connection.subscriptions, event.type):
                     connections.deliver(connection.connection_id, platform_event(event))
         except Exception:  # a failed push must never undo or fail the committed change
             log.exception("push failed", extra={"network_id": network_id, "event": event.type})
+    for listener in _listeners:
+        try:
+            listener(network_id, events)
+        except Exception:  # the durable path (the event log) will try again
+            log.exception("listener failed", extra={"network_id": network_id})
 
 
 def credit_changed(network_id: str, account_id: str, entry, reason: str) -> None:
-    """CREDIT_UPDATE to a node whose account changed, if it is connected."""
+    """CREDIT_UPDATE to a node whose account changed, if it is connected, with the balance
+    as it stands after the change (and any that landed with it)."""
     if not account_id.startswith("node:"):
         return
     node_id = account_id[len("node:"):]
     try:
-        connection_id = _node_connection(network_id, node_id)
+        connection_id, account = in_parallel(
+            lambda: _node_connection(network_id, node_id),
+            lambda: LedgerRecord.get(account_pk(network_id, account_id), "ACCOUNT",
+                                     consistent_read=True))
         if connection_id:
             connections.deliver(connection_id, node_envelope("CREDIT_UPDATE", {
-                "node_id": node_id, "balance": int(entry.balance_after),
+                "node_id": node_id, "balance": int(account.balance),
                 "change": int(entry.amount), "reason": reason, "task_id": entry.task_id}))
     except Exception:
         log.exception("credit push failed", extra={"network_id": network_id})

@@ -9,7 +9,9 @@ Rules that live here:
   until the uploader confirms a presigned upload and the bytes are measured in S3;
 - files up to `files_inline_max` bytes travel through the API; larger ones only through
   presigned S3 URLs (a Lambda payload cannot carry them);
-- declared content types are kept to label downloads, never trusted to render inline.
+- declared content types are kept to label downloads, never trusted to render inline;
+- an upload with the uploader's idempotency key is made once: a retry returns the first
+  file (services/idempotency.py).
 """
 from __future__ import annotations
 
@@ -20,16 +22,17 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib.auth.principal import Principal
 from chalicelib.clock import now_ms
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import new_id
-from chalicelib.store.base import page
-from chalicelib.store.files import (PENDING, READY, FileRecord as F, file_key, object_key,
-                                    task_key)
+from chalicelib.services import idempotency
+from chalicelib.store.base import cancelled_by_condition, idempotency_key, page, transaction
+from chalicelib.store.files import (PENDING, READY, FileKeyRecord, FileRecord as F, file_key,
+                                    object_key, task_key)
 
 URL_TTL_S = 3600                   # presigned download and upload URLs live one hour
 UPLOAD_GRACE_S = 24 * 3600         # an unconfirmed upload is swept this long after its URL expires
@@ -182,8 +185,45 @@ def _new_record(principal: Principal, *, filename, content_type, task_id, metada
              metadata=validate_metadata(metadata), created_at=stamp, updated_at=stamp, **fields)
 
 
+class _Keyed:
+    """An upload's idempotency key, if it has one: the earlier file it made, and the
+    marker to write with a new one."""
+
+    def __init__(self, principal: Principal, key: str | None, fields: dict):
+        self.principal, self.key = principal, key
+        self.request_hash = idempotency.fingerprint(fields) if key else None
+
+    def earlier(self) -> F | None:
+        if not self.key:
+            return None
+        marker = idempotency.earlier(FileKeyRecord, self.principal.network_id,
+                                     self.principal.account_id, self.key, self.request_hash)
+        return get(self.principal.network_id, marker.file_id) if marker else None
+
+    def save(self, record: F) -> F:
+        """Write a new record, with the marker when keyed; a concurrent retry that wrote
+        its marker first wins, and its file is the answer (this one is not written)."""
+        if not self.key:
+            record.save(condition=F.pk.does_not_exist())
+            return record
+        try:
+            with transaction() as tx:
+                tx.save(record, condition=F.pk.does_not_exist())
+                tx.save(FileKeyRecord(*idempotency_key(record.network_id,
+                                                       self.principal.account_id, self.key),
+                                      file_id=record.file_id, request_hash=self.request_hash,
+                                      created_at=record.created_at),
+                        condition=FileKeyRecord.pk.does_not_exist())
+        except TransactWriteError as error:
+            previous = cancelled_by_condition(error) and self.earlier()
+            if previous:
+                return previous
+            raise
+        return record
+
+
 def upload(principal: Principal, data: bytes, *, filename=None, content_type=None, task_id=None,
-           metadata=None, source: str | None = None) -> F:
+           metadata=None, source: str | None = None, idempotency_key: str | None = None) -> F:
     """Store a file sent inline: bytes to S3 first, then the record (so a record never
     points at missing bytes); if the record cannot be written the bytes are removed."""
     limit = settings().files_inline_max
@@ -193,21 +233,31 @@ def upload(principal: Principal, data: bytes, *, filename=None, content_type=Non
     record = _new_record(principal, filename=filename, content_type=content_type,
                          task_id=task_id, metadata=metadata, source=source, status=READY,
                          size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    keyed = _Keyed(principal, idempotency_key, dict(
+        sha256=record.sha256, filename=record.filename, content_type=record.content_type,
+        task_id=record.task_id, metadata=record.metadata))
+    previous = keyed.earlier()
+    if previous is not None:
+        return previous
     bucket = settings().files_bucket
     s3().put_object(Bucket=bucket, Key=record.s3_key, Body=data, ContentType=record.content_type,
                     ContentDisposition=content_disposition(record.filename))
     try:
-        record.save(condition=F.pk.does_not_exist())
+        saved = keyed.save(record)
     except Exception:
         s3().delete_object(Bucket=bucket, Key=record.s3_key)
         raise
-    return record
+    if saved is not record:
+        s3().delete_object(Bucket=bucket, Key=record.s3_key)
+    return saved
 
 
 def start_upload(principal: Principal, *, filename=None, content_type=None, size=None,
-                 task_id=None, metadata=None, source: str | None = None) -> tuple[F, str]:
+                 task_id=None, metadata=None, source: str | None = None,
+                 idempotency_key: str | None = None) -> tuple[F, str]:
     """A pending record and a presigned PUT URL for its bytes (for files of any size up to
-    `files_upload_max`); `complete_upload` makes it a file."""
+    `files_upload_max`); `complete_upload` makes it a file. A retry with the same key gets
+    the same record and a fresh URL, until the upload is confirmed."""
     limit = settings().files_upload_max
     if size is not None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -218,7 +268,12 @@ def start_upload(principal: Principal, *, filename=None, content_type=None, size
     record = _new_record(principal, filename=filename, content_type=content_type,
                          task_id=task_id, metadata=metadata, source=source, status=PENDING,
                          upload_deadline=deadline)
-    record.save(condition=F.pk.does_not_exist())
+    keyed = _Keyed(principal, idempotency_key, dict(
+        size=size, filename=record.filename, content_type=record.content_type,
+        task_id=record.task_id, metadata=record.metadata))
+    record = keyed.earlier() or keyed.save(record)
+    if record.status == READY:
+        raise Conflict(f"this upload was made and confirmed already: file {record.file_id}")
     url = s3().generate_presigned_url("put_object", ExpiresIn=URL_TTL_S, Params={
         "Bucket": settings().files_bucket, "Key": record.s3_key})
     return record, url

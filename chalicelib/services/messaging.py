@@ -2,8 +2,8 @@
 
 Rules
 - a message is sent once (one transaction: the message, its pending delivery, and its
-  `message.new` event in the network's log); an idempotency key makes a retried send
-  return the first message;
+  `message.new` event in the network's log); the sender's idempotency key makes a retried
+  send return the first message (services/idempotency.py: keys are per principal);
 - receiving hands out pending deliveries oldest first, each to one receiver (a conditional
   write): a message that asked for an acknowledgement becomes invisible for the
   visibility timeout and comes back until it is acknowledged; any other is delivered once;
@@ -23,11 +23,11 @@ from chalicelib.clock import now_ms
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import stream_id, stream_id_time, ulid
-from chalicelib.services import connections, events, fanout, nodes
-from chalicelib.store.base import cancelled_by_condition, page, transaction
+from chalicelib.services import connections, events, fanout, idempotency, nodes
+from chalicelib.store.base import cancelled_by_condition, idempotency_key, page, transaction
 from chalicelib.store.events import EventRecord
-from chalicelib.store.messages import (MessageRecord as M, idempotency_key, message_key,
-                                       party_key, pending_pk, presence_pk, replies_pk)
+from chalicelib.store.messages import (MessageRecord as M, message_key, party_key, pending_pk,
+                                       presence_pk, replies_pk)
 
 MAX_CONTENT_BYTES = 256 * 1024
 MAX_RECEIVE = 100
@@ -72,20 +72,27 @@ def _pending(message: M) -> M:
              **{name: getattr(message, name) for name in CARRIED})
 
 
-def send(network_id: str, *, sender: str, recipient: str, content, source: str,
-         type: str = "text", channel: str | None = None, subject: str | None = None,
-         require_ack: bool = False, extra: dict | None = None,
+def send(network_id: str, *, account_id: str, sender: str, recipient: str, content,
+         source: str, type: str = "text", channel: str | None = None,
+         subject: str | None = None, require_ack: bool = False, extra: dict | None = None,
          idempotency_key_value: str | None = None) -> tuple[M, bool]:
-    """Send one message; (message, sent). A retried send with the same key returns the
-    first message (sent=False)."""
+    """Send one message for the principal whose ledger account is `account_id`; (message,
+    sent). A retried send with the same key returns the first message (sent=False); the
+    same key with another message is a Conflict."""
     sender = nodes.validate_node_id(sender, "from")
     recipient = nodes.validate_node_id(recipient, "to")
-    if idempotency_key_value:
-        previous = _replay(network_id, idempotency_key_value)
+    content = _content(content)
+    key = idempotency_key_value
+    request_hash = idempotency.fingerprint(dict(
+        sender=sender, recipient=recipient, content=content, type=type or "text",
+        channel=channel, subject=subject, require_ack=bool(require_ack), extra=extra)) \
+        if key else None
+    if key:
+        previous = _replay(network_id, account_id, key, request_hash)
         if previous is not None:
             return previous, False
     message = _new_message(network_id, sender=sender, recipient=recipient,
-                           content=_content(content), type=type or "text", channel=channel,
+                           content=content, type=type or "text", channel=channel,
                            subject=subject, require_ack=bool(require_ack), source=source,
                            extra=extra)
     event = events.record(network_id, "message.new", message_event_data(message),
@@ -96,13 +103,13 @@ def send(network_id: str, *, sender: str, recipient: str, content, source: str,
             tx.save(message, condition=M.pk.does_not_exist())
             tx.save(_pending(message))
             tx.save(event)
-            if idempotency_key_value:
-                tx.save(M(*idempotency_key(network_id, idempotency_key_value),
-                          msg_id=message.msg_id, created_at=message.created_at),
+            if key:
+                tx.save(M(*idempotency_key(network_id, account_id, key), msg_id=message.msg_id,
+                          request_hash=request_hash, created_at=message.created_at),
                         condition=M.pk.does_not_exist())
     except TransactWriteError as error:
-        previous = idempotency_key_value and cancelled_by_condition(error) and \
-            _replay(network_id, idempotency_key_value)
+        previous = key and cancelled_by_condition(error) and \
+            _replay(network_id, account_id, key, request_hash)
         if previous:
             return previous, False
         raise
@@ -110,12 +117,9 @@ def send(network_id: str, *, sender: str, recipient: str, content, source: str,
     return message, True
 
 
-def _replay(network_id: str, key: str) -> M | None:
-    try:
-        marker = M.get(*idempotency_key(network_id, key), consistent_read=True)
-    except DoesNotExist:
-        return None
-    return get(network_id, marker.msg_id)
+def _replay(network_id: str, account_id: str, key: str, request_hash: str) -> M | None:
+    marker = idempotency.earlier(M, network_id, account_id, key, request_hash)
+    return get(network_id, marker.msg_id) if marker else None
 
 
 def broadcast(network_id: str, *, sender: str, content, source: str, type: str = "broadcast",
@@ -284,8 +288,12 @@ def _truncated(value) -> int:
 
 
 def reply(network_id: str, *, event_id: str, text, status: str, error: str | None = None,
-          truncated=None, orig_len=None, source: str) -> M:
-    """Store a reply to an inbound event; the latency runs from that event."""
+          error_code: str | None = None, error_detail: str | None = None,
+          client_latency_ms: int | None = None, truncated=None, orig_len=None,
+          source: str) -> M:
+    """Store a reply to an inbound event. `latency_ms` is ours, from the event to the
+    reply's arrival; what the replying client measured is kept beside it. An error may come
+    as `error`, or as a code and a detail: `error` is then the code."""
     try:
         inbound = EventRecord.get(f"NET#{network_id}", event_id, consistent_read=True)
     except DoesNotExist:
@@ -302,8 +310,10 @@ def reply(network_id: str, *, event_id: str, text, status: str, error: str | Non
     inbound_ms = stream_id_time(event_id) or inbound.created_at
     record = M(replies_pk(network_id, event_id), reply_id, reply_id=reply_id, event_id=event_id,
                network_id=network_id, channel=inbound.data.get("room_id"), text=_content(text),
-               status=status, error=error, truncated=_truncated(truncated), orig_len=orig_len,
-               latency_ms=max(0, stamp - inbound_ms), sender=inbound.target,
+               status=status, error=error or error_code, error_code=error_code or error,
+               error_detail=error_detail, truncated=_truncated(truncated), orig_len=orig_len,
+               latency_ms=max(0, stamp - inbound_ms), client_latency_ms=client_latency_ms,
+               sender=inbound.target,
                recipient=inbound.source, source=source, created_at=stamp)
     event = events.record(network_id, "message.reply", {
         "reply_id": reply_id, "in_reply_to": event_id,
@@ -323,10 +333,39 @@ def replies(network_id: str, event_id: str) -> list[M]:
 # --------------------------------------------------------------------------- stream readers
 
 
-def seen(network_id: str, subscriber: str, ttl_s: float) -> None:
-    """A stream reader is connected now, and will count as one for `ttl_s` seconds."""
-    M(presence_pk(network_id), subscriber, network_id=network_id,
-      expires_at=int(time.time() + ttl_s)).save()
+def seen(network_id: str, subscriber: str, ttl_s: float, *,
+         read: tuple[str, str] | None = None) -> None:
+    """A stream reader is connected now, and will count as one for `ttl_s` seconds.
+    `read=(delivered, upto)`: its last window ended at `upto`, and nothing after
+    `delivered` (its last event, or where it started) was for it (see `resume_point`)."""
+    actions = [M.network_id.set(network_id), M.expires_at.set(int(time.time() + ttl_s))]
+    if read:
+        actions += [M.skip_from.set(read[0]), M.skip_to.set(read[1])]
+    M(presence_pk(network_id), subscriber).update(actions=actions)
+
+
+def resume_point(network_id: str, subscriber: str, last_event_id: str | None) -> str | None:
+    """Where a returning reader resumes (None: from now on).
+
+    Many SSE clients take their position only from the events they receive: an `id:` line
+    without data, which is how a window with nothing for them names its end, is skipped by
+    hand-written readers and by sseclient-py alike. Such a reader comes back with the id of
+    its last event, or with none. The presence item remembers where its last window ended
+    and that nothing between its last event and that end was for it, so the reader resumes
+    at the end: it neither re-reads a growing run of other readers' events on every request
+    nor, having no position, misses what arrived between two windows.
+    """
+    try:
+        presence = M.get(presence_pk(network_id), subscriber, consistent_read=True)
+    except DoesNotExist:
+        return last_event_id
+    if not presence.skip_to:
+        return last_event_id
+    if last_event_id is None:  # only a reader seen moments ago continues; others start now
+        return presence.skip_to if (presence.expires_at or 0) >= time.time() else None
+    if presence.skip_from <= last_event_id < presence.skip_to:
+        return presence.skip_to
+    return last_event_id
 
 
 def stream_clients(network_id: str) -> int:

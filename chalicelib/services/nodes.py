@@ -15,11 +15,19 @@ from chalicelib.services import events
 from chalicelib.store.nodes import NodeRecord as N, node_key
 
 NODE_ID_MAX = 128
+# Capabilities the hub grants (the agents a node runs: `agent:<id>`) rather than the node
+# declares: a node registering again keeps them.
+GRANTED_PREFIX = "agent:"
 
 
 def is_online(node: N, at_ms: int | None = None) -> bool:
     at_ms = now_ms() if at_ms is None else at_ms
     return at_ms - node.last_heartbeat <= settings().heartbeat_window_s * 1000
+
+
+def account_of(node_id: str) -> str:
+    """The ledger account a node earns into."""
+    return f"node:{node_id}"
 
 
 def validate_node_id(node_id, field: str = "node_id") -> str:
@@ -79,12 +87,14 @@ def register(principal: Principal, node_id: str, *, name: str | None = None, kin
                  capabilities=capabilities, languages=languages, status="online",
                  last_heartbeat=stamp, max_concurrent=max_concurrent or 1,
                  approved=not approval_required or principal.is_admin,
-                 connection_id=connection_id, account_id=f"node:{node_id}",
+                 connection_id=connection_id, account_id=account_of(node_id),
                  metadata=metadata or {}, registered_at=stamp, updated_at=stamp)
         node.save()
     else:
         actions = [N.last_heartbeat.set(stamp), N.status.set("online"), N.updated_at.set(stamp),
-                   N.capabilities.set(capabilities or existing.capabilities),
+                   N.capabilities.set(sorted(set(capabilities) | {
+                       c for c in existing.capabilities if c.startswith(GRANTED_PREFIX)})
+                       if capabilities else existing.capabilities),
                    N.metadata.set({**(existing.metadata or {}), **(metadata or {})})]
         if name:
             actions.append(N.name.set(name))
@@ -138,6 +148,34 @@ def update(node: N, **fields) -> N:
     node.update(actions=[getattr(N, name).set(value) for name, value in fields.items()] +
                 [N.updated_at.set(now_ms())])
     return node
+
+
+def grant(network_id: str, node_id: str, capability: str) -> bool:
+    """Add a hub-granted capability (idempotent); False if the node does not exist."""
+    from pynamodb.exceptions import UpdateError
+    try:
+        N(*node_key(network_id, node_id)).update(
+            actions=[N.capabilities.set((N.capabilities | []).append([capability]))],
+            condition=N.pk.exists() & ~N.capabilities.contains(capability))
+    except UpdateError:
+        return find(network_id, node_id) is not None
+    return True
+
+
+def revoke(network_id: str, node_id: str, capability: str) -> None:
+    """Remove a capability; a concurrent change of the list makes it read again."""
+    from pynamodb.exceptions import UpdateError
+    for _ in range(5):
+        node = find(network_id, node_id)
+        if node is None or capability not in node.capabilities:
+            return
+        index = node.capabilities.index(capability)
+        try:
+            node.update(actions=[N.capabilities[index].remove()],
+                        condition=N.capabilities[index] == capability)
+            return
+        except UpdateError:
+            continue
 
 
 def mark_offline(node: N) -> bool:

@@ -18,11 +18,27 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
-from chalicelib.services import events, fanout
+from chalicelib.services import audit, events, fanout
 from chalicelib.store.base import cancelled_by_condition, page, transaction
 from chalicelib.store.records import (COUNTER_SK, Record, family_pk, name_key)
 
 COUNT_BUDGET = 2000  # items a filtered total may read; beyond it the total is a lower bound
+
+
+def commit(network_id: str, writes: Callable, *changes) -> bool:
+    """`writes(tx)` and the events `changes` in one transaction, announced once it commits;
+    False when one of its conditions failed (someone else got there first)."""
+    try:
+        with transaction() as tx:
+            writes(tx)
+            for event in changes:
+                tx.save(event)
+    except TransactWriteError as error:
+        if cancelled_by_condition(error):
+            return False
+        raise
+    fanout.announce(network_id, list(changes))
+    return True
 
 
 @dataclass
@@ -118,6 +134,7 @@ class Family:
             if self.unique_names and cancelled_by_condition(error):
                 raise Conflict(f"{self.label} named {name!r} already exists") from None
             raise
+        audit.note_created(self.kind, record.id)
         fanout.announce(record.network_id, [event_record])
         return record
 
@@ -166,13 +183,15 @@ class Family:
     def delete(self, record: Record, *, event: dict | None = None,
                extra: Callable | None = None) -> None:
         """Soft delete: the record stays (history, audit) but lists and gets skip it, its
-        name is free again, and the count drops."""
+        name is free again, the count drops, and it leaves the due-time index."""
         stamp = now_ms()
         try:
             with transaction() as tx:
                 tx.update(record, actions=[self.model.deleted_at.set(stamp),
                                            self.model.updated_at.set(stamp),
-                                           self.model.version.add(1)],
+                                           self.model.version.add(1),
+                                           self.model.time_pk.remove(),
+                                           self.model.time_sk.remove()],
                           condition=self.model.deleted_at.does_not_exist())
                 if self.unique_names and getattr(record, "name", None):
                     tx.delete(Record(*name_key(record.network_id, self.kind, record.name)))

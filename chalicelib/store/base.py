@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
 from pynamodb.expressions.operand import Path, Value
@@ -142,6 +143,12 @@ def net_key(network_id: str, *parts: str) -> str:
     return "#".join(("NET", network_id) + parts)
 
 
+def idempotency_key(network_id: str, account_id: str, key: str) -> tuple[str, str]:
+    """Where a create's idempotency marker lives, in the table of what it created: one
+    partition per principal (its ledger account), so one client's key never meets another's."""
+    return f"NET#{network_id}#IDEM#{account_id}", f"KEY#{key}"
+
+
 def encode_cursor(last_key: dict | None) -> str | None:
     if not last_key:
         return None
@@ -232,6 +239,26 @@ def transaction():
     if _connection is None:
         _connection = Connection(region=settings().region)
     return TransactWrite(connection=_connection)
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def in_parallel(*calls):
+    """Run independent reads at once and return their results in order: one round trip's
+    latency instead of several. A call may be None (nothing to read: its result is None);
+    a lone call runs in this thread. The first exception raised is re-raised."""
+    global _pool
+    wanted = [call for call in calls if call is not None]
+    if len(wanted) <= 1:
+        return [call() if call is not None else None for call in calls]
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="reads")
+    futures = [_pool.submit(call) if call is not None else None for call in calls]
+    return [future.result() if future is not None else None for future in futures]
 
 
 def cancelled_by_condition(error) -> bool:

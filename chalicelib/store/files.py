@@ -7,6 +7,8 @@ Indexes
               files attached to a task), eventually consistent like every GSI
 - by_deadline pk upload_deadline (epoch s)                      sparse: only uploads issued a
               presigned URL and not yet confirmed, for the sweep that removes abandoned ones
+- idempotency pk NET#<net>#IDEM#<account>  sk KEY#<key>  → the file an upload created
+              (store.base.idempotency_key: keys are per principal; FileKeyRecord)
 The S3 object of a file is `files/<network_id>/<file_id>`: nothing a client sends reaches a key.
 """
 from __future__ import annotations
@@ -61,6 +63,17 @@ class FileRecord(TableModel):
 
     by_task = ByTask()
     by_deadline = ByDeadline()
+
+
+class FileKeyRecord(TableModel):
+    """An upload's idempotency marker, in the files table beside the file it created."""
+    Meta = meta("files")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    file_id = UnicodeAttribute()
+    request_hash = UnicodeAttribute()
+    created_at = NumberAttribute()
 
 
 def file_key(network_id: str, file_id: str) -> tuple[str, str]:

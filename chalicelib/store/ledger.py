@@ -26,7 +26,7 @@ class LedgerRecord(TableModel):
     tx_id = UnicodeAttribute(null=True)           # entry, applied
     tx_type = UnicodeAttribute(null=True)         # entry: grant | charge | reward | refund
     amount = NumberAttribute(null=True)           # entry: signed
-    balance_after = NumberAttribute(null=True)    # entry
+    balance_after = NumberAttribute(null=True)    # entry (written before balances were added to)
     task_id = UnicodeAttribute(null=True)         # entry
     memo = UnicodeAttribute(null=True)            # entry
     created_at = NumberAttribute()

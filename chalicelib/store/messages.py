@@ -9,8 +9,10 @@ Keys
             strongly consistent, oldest first; it carries the message, so receiving needs no
             second read; removed when delivered, or when acknowledged for `require_ack`)
 - reply     pk NET#<net>#REPLY#<event_id>     sk <reply_id>       (Hub2d replies)
-- presence  pk NET#<net>#PRESENCE             sk <subscriber>     (stream readers, expiring)
-- idempotency pk NET#<net>#IDEM#<key>          sk IDEM             → the message it sent
+- presence  pk NET#<net>#PRESENCE             sk <subscriber>     (stream readers, expiring;
+            with the last span of events read past that held nothing for them)
+- idempotency pk NET#<net>#IDEM#<account>      sk KEY#<key>        → the message it sent
+            (store.base.idempotency_key: keys are per principal)
 Message ids are ULIDs (`msg-…`): key order is time order.
 """
 from __future__ import annotations
@@ -72,7 +74,13 @@ class MessageRecord(TableModel):
     truncated = NumberAttribute(null=True)
     orig_len = NumberAttribute(null=True)
     latency_ms = NumberAttribute(null=True)
+    client_latency_ms = NumberAttribute(null=True)  # reply: what the replying client measured
+    error_code = UnicodeAttribute(null=True)        # reply
+    error_detail = UnicodeAttribute(null=True)      # reply
+    skip_from = UnicodeAttribute(null=True)         # presence: no event in (skip_from,
+    skip_to = UnicodeAttribute(null=True)           #   skip_to] is for this reader
     expires_at = NumberAttribute(null=True)        # epoch seconds: the table's TTL attribute
+    request_hash = UnicodeAttribute(null=True)     # idempotency marker: what the send asked
 
     by_recipient = ByRecipient()
     by_sender = BySender()
@@ -97,6 +105,3 @@ def replies_pk(network_id: str, event_id: str) -> str:
 def presence_pk(network_id: str) -> str:
     return f"NET#{network_id}#PRESENCE"
 
-
-def idempotency_key(network_id: str, key: str) -> tuple[str, str]:
-    return f"NET#{network_id}#IDEM#{key}", "IDEM"

@@ -8,7 +8,7 @@ nodes, not millions), and the cost does not grow with tasks or messages.
 from __future__ import annotations
 
 from pynamodb.attributes import (BooleanAttribute, JSONAttribute, ListAttribute, NumberAttribute,
-                                 UnicodeAttribute)
+                                 UnicodeAttribute, UnicodeSetAttribute)
 
 from chalicelib.store.base import TableModel, meta
 
@@ -29,6 +29,8 @@ class NodeRecord(TableModel):
     last_heartbeat = NumberAttribute()            # epoch ms
     load = NumberAttribute(default=0)             # 0..1, as the node reports it
     active_tasks = NumberAttribute(default=0)     # tasks it holds now
+    handoff = UnicodeSetAttribute(null=True)      # ids of tasks assigned to it, not yet handed
+                                                  # to it (services/handoff.py)
     max_concurrent = NumberAttribute(default=1)
     last_assigned_at = NumberAttribute(default=0)  # fairness among equals
     approved = BooleanAttribute(default=True)

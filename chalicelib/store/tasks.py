@@ -4,19 +4,25 @@ transaction as the task's state change (services/tasks.py `_commit`).
 Keys
 - task        pk NET#<net>                      sk TASK#<task_id>     (newest-first lists)
 - queue entry pk NET#<net>#Q#<capability>#<shard> sk <rank>#<task_id>  (pending tasks, by
-              priority then age; <capability> is the first required capability or `*`)
+              priority then age; <capability> is the first required capability or `*`; it
+              carries a copy of the task, so a claim needs no second read)
 - held entry  pk NET#<net>#HELD#<node_id>       sk TASK#<task_id>     (what a node holds)
 - dead letter pk NET#<net>#DLQ                  sk TASK#<task_id>
 - task event  pk NET#<net>#TASK#<task_id>       sk EV#<ulid>          (every transition)
 - completion  pk NET#<net>#DONE                 sk <ulid>             (CommHub completions)
-- idempotency pk NET#<net>#IDEM#<key>           sk IDEM               → the task it created
+- idempotency pk NET#<net>#IDEM#<account>       sk KEY#<key>          → the task it created
+              (store.base.idempotency_key: keys are per principal)
 - stats shard pk NET#<net>                      sk STATS#<n>          (counters by status,
               priority, day; sharded so concurrent writers do not collide)
+              pk NET#<net>                      sk STATS#N#<node_id>  (the counters of moves
+              that involve a node, written in the move's own transaction: that transaction
+              already updates the node's item, so its shard adds no contention)
 Every list is a Query on one of these partitions; none grows with unrelated data.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute)
+from pynamodb.attributes import (BooleanAttribute, JSONAttribute, ListAttribute,
+                                 NumberAttribute, UnicodeAttribute)
 
 from chalicelib.store.base import TableModel, meta
 
@@ -46,6 +52,8 @@ class TaskRecord(TableModel):
     from_name = UnicodeAttribute(null=True)
     to_name = UnicodeAttribute(null=True)
     agent_id = UnicodeAttribute(null=True)
+    review_required = BooleanAttribute(null=True)  # completing it opens a code review
+    approval_id = UnicodeAttribute(null=True)     # the approval it waited (or waits) for
     attempts = NumberAttribute(null=True)
     max_attempts = NumberAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)
@@ -54,6 +62,8 @@ class TaskRecord(TableModel):
     result = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
     deadline = NumberAttribute(null=True)
+    charged_account = UnicodeAttribute(null=True)  # a synchronous call's caller, charged
+    charged = NumberAttribute(null=True)           # ... this much: refunded if it ends unserved
     created_at = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
     started_at = NumberAttribute(null=True)
@@ -91,8 +101,8 @@ def completions_pk(network_id: str) -> str:
     return f"NET#{network_id}#DONE"
 
 
-def idempotency_key(network_id: str, key: str) -> tuple[str, str]:
-    return f"NET#{network_id}#IDEM#{key}", "IDEM"
+def node_stats_key(network_id: str, node_id: str) -> tuple[str, str]:
+    return f"NET#{network_id}", f"STATS#N#{node_id}"
 
 
 def read_counters(network_id: str) -> dict[str, int]:

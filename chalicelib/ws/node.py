@@ -5,7 +5,7 @@ timestamps with or without a zone. NODE_REGISTER must come first; it may carry a
 `api_key` (the newer SDK) that then decides the node's network, and a `node_id` (the
 older SDK) — otherwise the id is derived from the account and the node's name, so it is
 stable across reconnects. The hub answers NODE_REGISTERED, then CREDIT_UPDATE with the
-node's balance, then pushes any work the node already holds. HEARTBEAT carries load;
+node's balance, then pushes again all the work the node holds (services/handoff.py). HEARTBEAT carries load;
 TASK_RESULT completes (or fails) the task; bad frames get ERROR with a message.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from chalicelib.auth.principal import Principal
 from chalicelib.clock import parse_time
 from chalicelib.errors import DomainError, Unauthorized, ValidationFailed
 from chalicelib.push.envelopes import node_envelope
-from chalicelib.services import connections, fanout, identity, ledger, nodes, tasks
+from chalicelib.services import connections, identity, ledger, nodes, tasks
 
 log = logs.get("ws.node")
 NODE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://switchboard.invalid/gemmanet/node")
@@ -67,8 +67,7 @@ def register(record, payload: dict) -> None:
     account = ledger.get_account(node.network_id, node.account_id)
     reply(record, "CREDIT_UPDATE", {"node_id": node.node_id, "balance": int(account.balance),
                                     "change": 0, "reason": "registered"})
-    for task in tasks.held_by(node.network_id, node.node_id):  # catch up after a reconnect
-        fanout.push_assignment(node.network_id, task.task_id, node.node_id)
+    tasks.catch_up(node.network_id, node)  # what it holds, again: it may have lost it
     tasks.assign_pending(node.network_id)
 
 

@@ -11,9 +11,15 @@
   `requestContext.path`.
 - The Management API (`POST|GET|DELETE /@connections/{id}`) that `post_to_connection`
   calls, so the app's boto3 push code reaches the right local socket.
+- With SWITCHBOARD_LOCAL_CLOCK_CONTROL=1 only, `GET /@clock` and `POST /@clock
+  {"advance_ms": N}`: tests move the stack's clock forward (chalicelib/clock.py) to make
+  schedules, deadlines and expiries come due without waiting.
 
 Handlers run on a thread pool: Lambda gives each invocation its own process; here a
-thread, which is why the app keeps its current request per thread.
+thread, which is why the app keeps its current request per thread. GET handlers are offered
+a response stream (`context.response_stream`), as API Gateway's STREAM transfer mode offers
+a Lambda one; the event stream routes use it to hold SSE open (`SWITCHBOARD_LOCAL_STREAMING=off`
+answers them in windows, as a buffered API Gateway does).
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ MAX_FRAME_BYTES = 128 * 1024
 INTEGRATION_TIMEOUT_S = 29.0
 WEBSOCKET_PATHS = ("/ws", "/ws/node")
 MANAGEMENT_PREFIX = "/@connections/"
+CLOCK_PATH = "/@clock"
 
 
 class RouteTable:
@@ -125,6 +132,51 @@ class LocalSocket:
             return True
 
 
+class ResponseStream:
+    """A response a handler writes as it goes, as API Gateway's STREAM transfer mode lets a
+    Lambda do: headers first, then the body in pieces. Offered to GET handlers through the
+    Lambda context (`context.response_stream`); only streaming handlers (SSE) use it.
+    Handlers run in worker threads; the writes hop onto the event loop."""
+
+    def __init__(self, loop, send):
+        self._loop, self._send = loop, send
+        self.started = False
+        self.closed = False
+
+    def _deliver(self, message: dict) -> None:
+        if self.closed:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._send(message), self._loop).result(timeout=30)
+        except Exception:  # the client went away
+            self.closed = True
+
+    def start(self, status: int, headers: dict) -> None:
+        self.started = True
+        self._deliver({"type": "http.response.start", "status": status,
+                       "headers": [(k.lower().encode(), str(v).encode("latin-1"))
+                                   for k, v in headers.items()]})
+
+    def write(self, text: str) -> None:
+        self._deliver({"type": "http.response.body", "body": text.encode(), "more_body": True})
+
+    async def watch(self, receive) -> None:
+        """Notice the client leaving, so the handler stops writing into nothing."""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.closed = True
+                return
+
+    async def finish(self) -> None:
+        if not self.closed:
+            try:
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            except Exception:
+                pass
+        self.closed = True
+
+
 def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -133,12 +185,14 @@ class LocalGateway:
     """The ASGI application serving REST, WebSocket and Management API on one port."""
 
     def __init__(self, app_module, *, stage: str = "api", api_id: str = "local",
-                 max_workers: int = 256, timeout_s: float = INTEGRATION_TIMEOUT_S):
+                 max_workers: int = 256, timeout_s: float = INTEGRATION_TIMEOUT_S,
+                 streaming: bool = True):
         self.module = app_module
         self.app = app_module.app
         self.stage = stage
         self.api_id = api_id
         self.timeout_s = timeout_s
+        self.streaming = streaming  # offer handlers a response stream (API Gateway STREAM mode)
         self.routes = RouteTable(self.app.routes.keys())
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self.sockets: dict[str, LocalSocket] = {}
@@ -153,6 +207,8 @@ class LocalGateway:
         if scope["type"] == "http":
             if scope["path"].startswith(MANAGEMENT_PREFIX):
                 await self._management(scope, receive, send)
+            elif scope["path"] == CLOCK_PATH and os.environ.get("SWITCHBOARD_LOCAL_CLOCK_CONTROL") == "1":
+                await self._clock(scope, receive, send)
             else:
                 await self._rest(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -166,8 +222,8 @@ class LocalGateway:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
-    async def _invoke(self, handler, event, function_name: str):
-        context = LambdaContext(function_name, self.timeout_s)
+    async def _invoke(self, handler, event, function_name: str, context=None):
+        context = context or LambdaContext(function_name, self.timeout_s)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, handler, event, context)
 
@@ -257,12 +313,25 @@ class LocalGateway:
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD:
             return await respond(send, 413, {"message": "Request must be smaller than 6291456 "
                                                         "bytes for the InvokeFunction operation"})
+        context = LambdaContext("api_handler", self.timeout_s)
+        stream = None
+        if self.streaming and method == "GET":
+            stream = context.response_stream = ResponseStream(asyncio.get_running_loop(), send)
+        invocation = asyncio.ensure_future(self._invoke(self.app, event, "api_handler", context))
+        watcher = asyncio.ensure_future(stream.watch(receive)) if stream else None
         try:
-            result = await asyncio.wait_for(self._invoke(self.app, event, "api_handler"),
-                                            self.timeout_s)
-        except asyncio.TimeoutError:
-            return await respond(send, 504, {"message": "Endpoint request timed out"})
-        await self._send_result(send, result, head=method == "HEAD")
+            try:
+                result = await asyncio.wait_for(asyncio.shield(invocation), self.timeout_s)
+            except asyncio.TimeoutError:
+                if stream is None or not stream.started:
+                    return await respond(send, 504, {"message": "Endpoint request timed out"})
+                result = await invocation  # a streamed response ends itself (stream_max_s)
+            if stream is not None and stream.started:
+                return await stream.finish()
+            await self._send_result(send, result, head=method == "HEAD")
+        finally:
+            if watcher:
+                watcher.cancel()
 
     @staticmethod
     async def _send_result(send, result: dict, head: bool = False):
@@ -388,6 +457,17 @@ class LocalGateway:
                     await sock.send({"type": "websocket.close", "code": 1000})
             return await respond(send, 204, None)
         return await respond(send, 405, {"message": "Method not allowed"})
+
+
+    async def _clock(self, scope, receive, send):
+        from chalicelib import clock
+        body = await self._read_body(receive, 1024)
+        if scope["method"].upper() == "POST":
+            try:
+                clock.advance(int(json.loads(body or b"{}").get("advance_ms", 0)))
+            except (ValueError, TypeError, AttributeError):
+                return await respond(send, 400, {"message": "send {\"advance_ms\": N >= 0}"})
+        return await respond(send, 200, {"now_ms": clock.now_ms()})
 
 
 def new_connection_id() -> str:

@@ -97,7 +97,8 @@ class LocalStack:
         app_module = importlib.import_module("app")
         from infra.local.gateway import LocalGateway
         from infra.local.scheduler import Scheduler
-        self.gateway = LocalGateway(app_module)
+        self.gateway = LocalGateway(app_module, streaming=os.environ.get(
+            "SWITCHBOARD_LOCAL_STREAMING", "on").strip().lower() != "off")
         override = os.environ.get("SWITCHBOARD_LOCAL_SCHEDULE_SECONDS")
         self.scheduler = Scheduler(app_module, float(override) if override else None)
         self.scheduler.start()

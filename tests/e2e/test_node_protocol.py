@@ -1,6 +1,8 @@
 """The WebSocket node protocol, synchronous calls and the credit ledger on the real stack."""
 import asyncio
 import json
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -8,6 +10,7 @@ import requests
 import websockets
 
 from tests.gemmanet_peer import MsgType, Peer, frame
+from tests.gemmanet_sdk import RunningNode
 from tests.localstack import RunningStack
 
 STARTING = 300
@@ -47,38 +50,25 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def test_a_node_serves_a_client_and_both_see_their_credits(hub):
-    key = None
+def test_the_gemmanet_sdk_serves_its_client_and_both_see_their_credits(hub, creds):
+    from gemmanet.sdk.client import Client
 
-    async def scenario(key):
-        peer = await Peer(f"{hub.ws_url}/ws/node", "echo-node", ["echo"], node_id="echo-1").connect()
-        registered = await peer.register()
-        assert registered.msg_type == MsgType.NODE_REGISTERED
-        assert registered.payload["node_id"] == "echo-1"
-        opening = await peer.next()
-        assert opening.msg_type == MsgType.CREDIT_UPDATE and opening.payload["balance"] == 0
-        peer.serve()
-        answer = await asyncio.to_thread(call, hub, key)
-        await asyncio.sleep(0.5)
-        await peer.close()
-        return peer, answer
-
-    key = new_key(hub, {"admin_token": "sba_e2e_admin_token"})
-    peer, answer = run(scenario(key))
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    assert body["status"] == "completed" and body["result"] == "Echo: Hello world!"
-    assert body["cost"] == COST and body["node_id"] == "echo-1"
-    assert {"task_id", "processing_time_ms"} <= set(body)
-    assert [a["content"] for a in peer.assigned] == ["Hello world!"]
-    assert peer.assigned[0]["task_type"] == "echo" and peer.assigned[0]["task_id"] == body["task_id"]
-    assert peer.credit_updates[-1] == {"node_id": "echo-1", "balance": COST, "change": COST,
-                                       "reason": "task_reward", "task_id": body["task_id"]}
-
-    balance, history = ledger_of(hub, key)
-    assert balance["balance"] == STARTING - COST and balance["total_spent"] == COST
+    key = new_key(hub, creds)
+    with RunningNode(f"{hub.ws_url}/ws/node", "echo-node", ["echo"],
+                     {"echo": lambda content, **params: f"Echo: {content}"}) as node:
+        node.listed_by(hub.base_url, "echo")
+        with Client(key, coordinator_url=hub.base_url) as client:
+            result = client.request("echo", "Hello world!")
+            assert client.balance() == STARTING - COST
+            history = client.history()
+        deadline = time.monotonic() + 5
+        while node.node.balance != COST and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node.node.balance == COST, "the node saw its reward as a credit_update"
+    assert result.status.value == "completed" and result.result == "Echo: Hello world!"
+    assert result.cost == COST and result.node_id == node.node_id and result.task_id
     assert [(h["tx_type"], h["amount"], h["task_id"]) for h in history] == [
-        ("charge", -COST, body["task_id"]), ("grant", STARTING, None)]
+        ("charge", -COST, result.task_id), ("grant", STARTING, None)]
 
 
 def test_the_later_sdk_registers_with_an_api_key_and_keeps_its_node_id(hub, creds):
@@ -164,57 +154,109 @@ def test_a_call_answers_401_402_404_and_504_as_documented(hub, creds):
     assert ledger_of(hub, poor)[0]["balance"] == 0
 
 
-def test_the_ledger_is_conserved_under_concurrent_retried_calls(hub, creds):
-    keys = [new_key(hub, creds) for _ in range(4)]
+def node_balance(hub, node_id) -> int:
+    """A node's balance, as the hub tells a node that registers (its first credit_update)."""
+    async def ask():
+        peer = await Peer(f"{hub.ws_url}/ws/node", "auditor", ["none"], node_id=node_id).connect()
+        await peer.register()
+        update = await peer.next()
+        await peer.close()
+        assert update.msg_type == MsgType.CREDIT_UPDATE
+        return update.payload["balance"]
+    return run(ask())
 
-    def client(key, calls=8):
-        outcomes = []
-        for n in range(calls):
-            retry_key = f"{key[-8:]}-{n}"
-            first = requests.post(hub.url("/api/v1/request"), timeout=30,
-                                  headers={"Authorization": f"Bearer {key}",
-                                           "Idempotency-Key": retry_key},
-                                  json={"task_type": "sum", "content": str(n)})
-            again = requests.post(hub.url("/api/v1/request"), timeout=30,
-                                  headers={"Authorization": f"Bearer {key}",
-                                           "Idempotency-Key": retry_key},
-                                  json={"task_type": "sum", "content": str(n)})
-            assert first.status_code == again.status_code == 200, (first.text, again.text)
-            assert first.json()["task_id"] == again.json()["task_id"], "a retry is the same call"
-            outcomes.append(first.json())
-        return outcomes
 
-    async def scenario():
-        peers = []
-        for i in range(2):
-            peer = await Peer(f"{hub.ws_url}/ws/node", f"sum-{i}", ["sum"], node_id=f"sum-{i}",
-                              answer=lambda p: ("completed", p["content"]) if int(p["content"]) % 4
-                              else ("failed", "refused")).connect()
-            await peer.register()
-            peer.serve()
-            peers.append(peer)
-        with ThreadPoolExecutor(len(keys)) as pool:
-            results = await asyncio.to_thread(lambda: list(pool.map(client, keys)))
-        await asyncio.sleep(0.5)
-        for peer in peers:
-            await peer.close()
-        return results, peers
-    results, peers = run(scenario())
+def test_the_ledger_is_conserved_to_the_credit_across_150_concurrent_calls(tmp_path, creds):
+    """Three clients, fifty calls each, at once, to three SDK nodes: one serves, one fails
+    every task, one answers after the caller gave up. Every client uses the same keys
+    (`order-<n>`); a fifth of the calls are sent twice at once, and a seventh are retried
+    with another body. Nothing is created, charged or paid twice or lost."""
+    from gemmanet.sdk.client import Client
 
-    earned = 0
-    for key, outcomes in zip(keys, results):
-        balance, history = ledger_of(hub, key)
-        assert sum(h["amount"] for h in history) == balance["balance"] >= 0
-        served = sum(1 for o in outcomes if o["status"] == "completed")
-        failed = sum(1 for o in outcomes if o["status"] == "failed")
-        assert served + failed == 8 and failed == 2
-        charges = [h for h in history if h["tx_type"] == "charge"]
-        assert len(charges) == 8 and len({h["task_id"] for h in charges}) == 8, "charged once per call"
-        assert len([h for h in history if h["tx_type"] == "refund"]) == failed
-        assert balance["balance"] == STARTING - COST * served
-        earned += COST * served
-    node_balances = [p.credit_updates[-1]["balance"] for p in peers if len(p.credit_updates) > 1]
-    assert sum(node_balances) == earned, "what clients paid, nodes earned"
+    stack = RunningStack(tmp_path / "data", SWITCHBOARD_REQUEST_TIMEOUT="1",
+                         SWITCHBOARD_STARTING_CREDITS="1000").start()
+    slow = threading.Event()
+    slow.set()
+
+    def refuse(content, **params):
+        raise RuntimeError("refused")
+
+    def dawdle(content, **params):
+        if slow.is_set():
+            time.sleep(1.3)
+        return f"late {content}"
+
+    def client(key):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {key}"
+
+        def send(n, content):
+            return session.post(stack.url("/api/v1/request"), timeout=30,
+                                headers={"Idempotency-Key": f"order-{n}"},
+                                json={"task_type": "work", "content": content, "api_key": key})
+
+        def one(n):
+            if n % 5 == 0:  # a retry racing the first attempt
+                with ThreadPoolExecutor(2) as twice:
+                    sent = list(twice.map(lambda _: send(n, str(n)), range(2)))
+            else:
+                sent = [send(n, str(n))]
+            changed = send(n, "something else") if n % 7 == 0 else None
+            return n, sent, changed
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(50)))
+
+    try:
+        keys = [new_key(stack, creds) for _ in range(3)]
+        with RunningNode(f"{stack.ws_url}/ws/node", "good", ["work"],
+                         {"work": lambda content, **p: f"done {content}"}) as good, \
+                RunningNode(f"{stack.ws_url}/ws/node", "failing", ["work"], {"work": refuse}) as bad, \
+                RunningNode(f"{stack.ws_url}/ws/node", "slow", ["work"], {"work": dawdle}) as late:
+            for node in (good, bad, late):
+                node.listed_by(stack.base_url, "work")
+            with ThreadPoolExecutor(3) as pool:
+                outcomes = dict(zip(keys, pool.map(client, keys)))
+            slow.clear()
+        served = {good.node_id: 0, bad.node_id: 0, late.node_id: 0}
+        total = 0
+        for key, calls in outcomes.items():
+            completed = failed = timed_out = 0
+            for n, sent, changed in calls:
+                statuses = {r.status_code for r in sent}
+                assert len(statuses) == 1, (n, [r.text for r in sent])
+                if sent[0].status_code == 200:
+                    body = sent[0].json()
+                    assert {r.json()["task_id"] for r in sent} == {body["task_id"]}, "a replay is the same call"
+                    if body["status"] == "completed":
+                        completed += 1
+                        served[body["node_id"]] += 1
+                    else:
+                        assert body["node_id"] == bad.node_id and body["cost"] == 0
+                        failed += 1
+                else:
+                    assert sent[0].status_code == 504, sent[0].text
+                    timed_out += 1
+                if changed is not None:
+                    assert changed.status_code == 409, changed.text
+            with Client(key, coordinator_url=stack.base_url) as sdk:
+                balance, history = sdk.balance(), sdk.history(limit=500)
+            charges = [h for h in history if h["tx_type"] == "charge"]
+            refunds = [h for h in history if h["tx_type"] == "refund"]
+            assert len(charges) == 50 and len({h["task_id"] for h in charges}) == 50, \
+                "charged once per call, whatever the replays and other clients' keys"
+            assert len(refunds) == failed + timed_out
+            assert {h["task_id"] for h in refunds} <= {h["task_id"] for h in charges}
+            assert balance == 1000 - COST * completed == sum(h["amount"] for h in history)
+            total += balance
+        assert served[bad.node_id] == 0 and served[good.node_id] > 0
+        assert sum(1 for calls in outcomes.values() for _, sent, _ in calls
+                   if sent[0].status_code == 504) > 0, "the slow node was given work"
+        earned = {node_id: node_balance(stack, node_id) for node_id in served}
+        assert earned == {node_id: COST * count for node_id, count in served.items()}, \
+            "each node earned the price of each task it completed, and nothing else"
+        assert total + sum(earned.values()) == 3 * 1000, "the sum of balances is the sum of grants"
+    finally:
+        stack.stop()
 
 
 def test_platform_sockets_receive_the_events_they_subscribed_to(hub, creds):

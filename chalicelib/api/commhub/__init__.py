@@ -18,6 +18,12 @@ def network_of(req) -> str:
     return identity.scope_to_network(req.principal, req.params.network_id).network_id
 
 
+def listing(name: str, items: list, **extra) -> dict:
+    """A CommHub list answer: `ok`, the items under their name, and their `count`, which
+    CommHub's own clients read."""
+    return {"ok": True, name: items, "count": len(items), **extra}
+
+
 from chalicelib.api.commhub import accounts, messages, work  # noqa: E402,F401  (modules register their routes)
 
 blueprint = router.blueprint

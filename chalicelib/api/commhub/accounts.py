@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from chalice import Response
 from msgspec import Meta
 
-from chalicelib.api.commhub import Scoped, router
+from chalicelib.api.commhub import Scoped, listing, router
 from chalicelib.api.inputs import Cursor, Email, Id, Input, Limit, Line, Name, Secret, Text, Word
 from chalicelib.api.routing import ADMIN, PUBLIC
 from chalicelib.clock import sql_time
@@ -60,9 +60,18 @@ class NewToken(Input):
     name: Name | None = None
 
 
-def user_view(user, role: str | None = None) -> dict:
+def user_view(user, member_role: str | None) -> dict:
+    """CommHub's user: one `role` for one user in every answer — `admin` for a system
+    administrator and for a network's owner or admins, else `member` — from the user's
+    membership in the network the answer is about."""
+    admin = user.role == "admin" or member_role in ("owner", "admin")
     return {"user_id": user.user_id, "username": user.username or user.email,
-            "display_name": user.display_name, "role": role or user.role}
+            "display_name": user.display_name, "role": "admin" if admin else "member"}
+
+
+def user_in(user, network_id: str) -> dict:
+    membership = identity.membership(network_id, user.user_id)
+    return user_view(user, membership.role if membership else None)
 
 
 def network_view(network, member_role: str | None = None) -> dict:
@@ -93,7 +102,7 @@ def register(req):
     _, network_token = identity.issue_credential("network_token", network_id,
                                                  name=f"{user.username} network token",
                                                  roles=("member",))
-    return {"ok": True, "user": user_view(user, role), "token": token,
+    return {"ok": True, "user": user_in(user, network_id), "token": token,
             "network_token": network_token, "network_id": network_id}
 
 
@@ -106,7 +115,8 @@ def login(req):
     network_id = identity.default_network_for(user.user_id)
     token = sessions.start_login_token(user, network_id, done.config, source_ip=req.source_ip,
                                        user_agent=req.user_agent, scopes=done.scopes)
-    return {"ok": True, "user": user_view(user), "token": token, "network_id": network_id}
+    return {"ok": True, "user": user_in(user, network_id), "token": token,
+            "network_id": network_id}
 
 
 def _network_role(principal) -> str | None:
@@ -114,17 +124,21 @@ def _network_role(principal) -> str | None:
     return next((r for r in ("owner", "admin", "member") if r in roles), None)
 
 
+def _me(req, user) -> dict:
+    """The caller, and the networks they belong to (CommHub's dashboard lists them)."""
+    networks = [network_view(n, m.role) for m, n in identity.list_user_networks(user.user_id)]
+    return {**listing("networks", networks), "user": user_in(user, req.principal.network_id)}
+
+
 @router.route("/api/auth/me", methods=["GET"])
 def me(req):
-    user = identity.get_user(_user_id(req))
-    return {"ok": True, "user": user_view(user, _network_role(req.principal))}
+    return _me(req, identity.get_user(_user_id(req)))
 
 
 @router.route("/api/auth/me", methods=["PUT"], body=Profile)
 def update_me(req):
-    user = identity.update_profile(_user_id(req), display_name=req.body.display_name,
-                                   email=req.body.email)
-    return {"ok": True, "user": user_view(user, _network_role(req.principal))}
+    return _me(req, identity.update_profile(_user_id(req), display_name=req.body.display_name,
+                                            email=req.body.email))
 
 
 @router.route("/api/auth/password", methods=["POST"], body=PasswordChange,
@@ -139,9 +153,9 @@ def change_password(req):
 def list_networks(req):
     if not req.principal.user_id:
         network = identity.get_network(req.principal.network_id)
-        return {"ok": True, "networks": [network_view(network, "member")]}
+        return listing("networks", [network_view(network, "member")])
     pairs = identity.list_user_networks(req.principal.user_id)
-    return {"ok": True, "networks": [network_view(n, m.role) for m, n in pairs]}
+    return listing("networks", [network_view(n, m.role) for m, n in pairs])
 
 
 @router.route("/api/networks", methods=["POST"], body=NetworkFields)
@@ -182,9 +196,9 @@ def delete_network(req, network_id):
 def list_members(req, network_id):
     _visible_network(req, network_id)
     members = identity.list_members(network_id)
-    return {"ok": True, "members": [
-        {**user_view(identity.get_user(m.user_id)), "member_role": m.role,
-         "joined_at": sql_time(m.created_at)} for m in members]}
+    return listing("members", [
+        {**user_view(identity.get_user(m.user_id), m.role), "member_role": m.role,
+         "joined_at": sql_time(m.created_at)} for m in members])
 
 
 @router.route("/api/networks/{network_id}/invite", methods=["POST"], body=NewInvite)
@@ -222,8 +236,8 @@ def create_token(req):
 
 @router.route("/api/tokens", methods=["GET"])
 def list_tokens(req):
-    return {"ok": True, "tokens": [token_view(r) for r in
-                                   identity.list_tokens(req.principal, TOKEN_KINDS)]}
+    return listing("tokens", [token_view(r) for r in
+                              identity.list_tokens(req.principal, TOKEN_KINDS)])
 
 
 @router.route("/api/tokens/{token_id}", methods=["DELETE"])
@@ -235,7 +249,7 @@ def revoke_token(req, token_id):
 @router.route("/api/users", methods=["GET"], auth=ADMIN)
 def list_users(req):
     members = identity.list_members(req.principal.network_id)
-    return {"ok": True, "users": [user_view(identity.get_user(m.user_id), m.role) for m in members]}
+    return listing("users", [user_view(identity.get_user(m.user_id), m.role) for m in members])
 
 
 class AuditQuery(Scoped):
@@ -263,5 +277,4 @@ def audit_log(req):
         raise Forbidden("only the network's owners and administrators can read its audit log")
     entries, cursor = audit.entries(principal.network_id, limit=req.params.limit,
                                     before=req.params.cursor, action=req.params.action)
-    return {"ok": True, "logs": [audit_view(e) for e in entries], "count": len(entries),
-            "next_cursor": cursor}
+    return listing("logs", [audit_view(e) for e in entries], next_cursor=cursor)

@@ -5,10 +5,10 @@ The stream carries CommHub's event types — `new_task`, `new_message`, `new_rep
 an `id:`, so a reconnect with `Last-Event-ID` (or `?last_event_id=`) replays what was
 missed.
 """
-from chalicelib.api.commhub import Scoped, network_of, router
+from chalicelib.api.commhub import Scoped, listing, network_of, router
 from chalicelib.api.inputs import Cursor, Id, Limit
 from chalicelib.api.streaming import StreamQuery, sse_response
-from chalicelib.clock import iso, now_ms, sql_time
+from chalicelib.clock import sql_time
 from chalicelib.push import sse
 from chalicelib.services import messaging, nodes
 
@@ -33,7 +33,7 @@ def list_messages(req):
     query = req.params
     found, cursor = messaging.list_messages(network_of(req), recipient=query.alias,
                                             limit=query.limit, cursor=query.cursor)
-    return {"ok": True, "messages": [message_view(m) for m in found], "next_cursor": cursor}
+    return listing("messages", [message_view(m) for m in found], next_cursor=cursor)
 
 
 def stream_event(event, alias: str, network_id: str) -> str | None:
@@ -63,5 +63,4 @@ def events(req, alias):
     network_id = req.principal.network_id
     return sse_response(req, target=alias, types=STREAM_TYPES,
                         render=lambda event: stream_event(event, alias, network_id),
-                        heartbeat={"type": "heartbeat", "time": iso(now_ms())},
                         subscriber=f"commhub:{alias}")

@@ -3,14 +3,16 @@
 CommHub names task states after its message flow: a task handed to a node is `delivered`,
 a completed one `replied`. `?network_id=` switches to another network the caller belongs to.
 """
-from chalicelib.api.commhub import Scoped, network_of, router
+from chalicelib.api.commhub import Scoped, listing, network_of, router
 from chalicelib.api.inputs import Cursor, Id, Limit, Word
 from chalicelib.clock import sql_time
 from chalicelib.services import events, nodes, tasks
 
 STATUS_NAMES = {"pending": "pending", "assigned": "delivered", "running": "running",
                 "completed": "replied", "failed": "failed", "cancelled": "cancelled",
-                "expired": "failed", "dead_lettered": "failed"}
+                "expired": "failed", "dead_lettered": "failed",
+                # the platform's waiting states: not delivered yet; replied, not yet accepted
+                "awaiting_approval": "pending", "review": "running"}
 
 
 class StatusQuery(Scoped):
@@ -74,12 +76,12 @@ def status(req):
         view = session_view(node, current[0] if current else None)
         if not wanted or view["status"] == wanted:
             sessions.append(view)
-    return {"sessions": sessions}
+    return listing("sessions", sessions)
 
 
 @router.route("/api/nodes", query=Scoped)
 def list_nodes(req):
-    return {"nodes": [node_view(n) for n in nodes.list_nodes(network_of(req))]}
+    return listing("nodes", [node_view(n) for n in nodes.list_nodes(network_of(req))])
 
 
 @router.route("/api/tasks", query=TaskQuery)
@@ -89,17 +91,17 @@ def list_tasks(req):
                                from_name=query.from_name)
     found, cursor = tasks.list_tasks(network_of(req), filters, limit=query.limit,
                                      cursor=query.cursor)
-    return {"ok": True, "tasks": [task_view(t) for t in found], "next_cursor": cursor}
+    return listing("tasks", [task_view(t) for t in found], next_cursor=cursor)
 
 
 @router.route("/api/completions", query=CompletionQuery)
 def list_completions(req):
     found, cursor = tasks.completions(network_of(req), limit=req.params.limit,
                                       cursor=req.params.cursor)
-    return {"ok": True, "next_cursor": cursor, "completions": [
+    return listing("completions", [
         {"task_id": c.task_id, "title": c.title, "node": c.assigned_node,
          "from_name": c.from_name, "result": c.result, "completed_at": sql_time(c.created_at)}
-        for c in found]}
+        for c in found], next_cursor=cursor)
 
 
 @router.route("/api/task_events", query=TaskEventQuery)
@@ -109,18 +111,19 @@ def list_task_events(req):
     if task_id:
         tasks.get(network_id, task_id)
         found, cursor = tasks.task_events(network_id, task_id, limit=limit, cursor=query.cursor)
-        return {"ok": True, "next_cursor": cursor, "events": [
+        return listing("events", [
             {"task_id": e.task_id, "from_status": STATUS_NAMES.get(e.from_status),
              "to_status": STATUS_NAMES[e.to_status], "actor": e.actor, "reason": e.reason,
-             "node": e.assigned_node, "created_at": sql_time(e.created_at)} for e in found]}
+             "node": e.assigned_node, "created_at": sql_time(e.created_at)} for e in found],
+            next_cursor=cursor)
     recent = events.recent(network_id, types=tuple(tasks.EVENT_TYPES.values()) + ("task.created",
                                                                                 "task.updated"),
                            limit=limit)
-    return {"ok": True, "events": [
+    return listing("events", [
         {"task_id": e.data.get("task_id"), "from_status": STATUS_NAMES.get(e.data.get("previous_status")),
          "to_status": STATUS_NAMES.get(e.data.get("status")), "actor": e.source,
          "reason": e.data.get("reason"), "node": e.data.get("node_id"),
-         "created_at": sql_time(e.created_at)} for e in recent]}
+         "created_at": sql_time(e.created_at)} for e in recent])
 
 
 @router.route("/api/stats", query=Scoped)

@@ -49,5 +49,5 @@ def history(req):
     entries, _ = ledger.history(req.principal.network_id, req.principal.account_id,
                                 limit=req.params.limit)
     return [{"id": e.tx_id, "tx_type": e.tx_type, "amount": int(e.amount),
-             "balance_after": int(e.balance_after), "task_id": e.task_id, "memo": e.memo,
-             "timestamp": iso(e.created_at)} for e in entries]
+             "task_id": e.task_id, "memo": e.memo, "timestamp": iso(e.created_at)}
+            for e in entries]

@@ -12,7 +12,7 @@ from chalicelib.api.hub2d import router
 from chalicelib.api.inputs import ID_MAX, Content, IdempotencyKey, Id, Input, Name, Text, field
 from chalicelib.api.routing import OPEN
 from chalicelib.api.streaming import StreamQuery, sse_response
-from chalicelib.clock import now_ms, sql_time
+from chalicelib.clock import sql_time
 from chalicelib.push import sse
 from chalicelib.services import messaging
 
@@ -31,11 +31,15 @@ class EventsQuery(StreamQuery):
 
 
 class Reply(Input):
-    """`truncated` may be a boolean or 0/1."""
+    """`truncated` may be a boolean or 0/1. An error comes as `error`, or as `error_code`
+    and `error_detail` (the nexus channel plugin); `latency_ms` is what the client measured."""
     event_id: Id
     text: Content
     status: Literal["ok", "error"]
     error: Text | None = None
+    error_code: Name | None = None
+    error_detail: Text | None = None
+    latency_ms: Annotated[int, Meta(ge=0, le=10**10)] | None = None
     truncated: bool | None = None
     orig_len: Annotated[int, Meta(ge=0, le=10**12)] | None = None
 
@@ -51,7 +55,8 @@ def send(req):
     room = body.room_id or "general"
     content = body.content
     if body.to:
-        message, _ = messaging.send(network_id, sender=sender, recipient=body.to,
+        message, _ = messaging.send(network_id, account_id=req.principal.account_id,
+                                    sender=sender, recipient=body.to,
                                     content=content, channel=room, source="hub2d",
                                     idempotency_key_value=req.idempotency_key())
         return {"ok": True, "event_id": message.event_id, "msg_id": message.msg_id}
@@ -74,7 +79,6 @@ def events(req):
     to = req.params.to
     client = to or f"anonymous@{req.context.get('identity', {}).get('sourceIp', '?')}"
     return sse_response(req, target=to, types=("message.new",), render=event_frame,
-                        heartbeat={"type": "heartbeat", "ts_ms": now_ms()},
                         subscriber=f"hub2d:{client}")
 
 
@@ -82,18 +86,25 @@ def events(req):
 def post_reply(req):
     body = req.body
     record = messaging.reply(req.principal.network_id, event_id=body.event_id, text=body.text,
-                             status=body.status, error=body.error, truncated=body.truncated,
-                             orig_len=body.orig_len, source="hub2d")
+                             status=body.status, error=body.error, error_code=body.error_code,
+                             error_detail=body.error_detail, client_latency_ms=body.latency_ms,
+                             truncated=body.truncated, orig_len=body.orig_len, source="hub2d")
     return {"ok": True, "reply_id": record.reply_id, "event_id": record.event_id,
             "latency_ms": int(record.latency_ms)}
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def reply_view(record) -> dict:
     return {"reply_id": record.reply_id, "event_id": record.event_id,
             "room_id": record.channel or "general", "text": record.text,
             "status": record.status, "latency_ms": int(record.latency_ms),
-            "error": record.error, "truncated": int(record.truncated or 0),
-            "orig_len": None if record.orig_len is None else int(record.orig_len),
+            "client_latency_ms": _int_or_none(record.client_latency_ms),
+            "error": record.error, "error_code": record.error_code,
+            "error_detail": record.error_detail, "truncated": int(record.truncated or 0),
+            "orig_len": _int_or_none(record.orig_len),
             "ts_ms": int(record.created_at), "created_at": sql_time(record.created_at)}
 
 

@@ -4,7 +4,9 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (auth, deadletter, files, messages, security,  # noqa: E402,F401
-                                     settings, tasks, workers)  # (modules register their routes)
+from chalicelib.api.platform import (agents, approvals, auth, chat,  # noqa: E402,F401
+                                     collaboration, deadletter, files, knowledge,
+                                     marketplace, messages, security, settings, tasks,
+                                     triggers, workers, workflows)  # (modules register routes)
 
 blueprint = router.blueprint

@@ -39,7 +39,7 @@ def upload_url(req):
     record, url = files.start_upload(req.principal, filename=body.filename,
                                      content_type=body.content_type, size=body.size,
                                      task_id=body.task_id, metadata=body.metadata,
-                                     source="platform")
+                                     source="platform", idempotency_key=req.idempotency_key())
     return Response(status_code=201, body={
         **transfer.describe(record), "file_id": record.file_id, "upload_url": url,
         "method": "PUT", "expires_in": files.URL_TTL_S,

@@ -45,7 +45,8 @@ def list_messages(req):
 def send(req):
     body = req.body
     message, sent = messaging.send(
-        req.principal.network_id, sender=body.sender_agent_id, recipient=body.recipient_agent_id,
+        req.principal.network_id, account_id=req.principal.account_id,
+        sender=body.sender_agent_id, recipient=body.recipient_agent_id,
         content=body.body, channel=body.channel, subject=body.subject,
         type=body.message_type or "text", source="platform",
         idempotency_key_value=req.idempotency_key())

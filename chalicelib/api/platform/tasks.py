@@ -36,6 +36,10 @@ class NewTask(Input):
     deadline: Timestamp | None = None
     max_attempts: Annotated[int, Meta(ge=1, le=100)] | None = None
     idempotency_key: IdempotencyKey | None = None
+    # our extensions: wait for a second person's approval; have the result reviewed
+    requires_approval: bool = False
+    approval_timeout_s: Annotated[int, Meta(ge=1, le=30 * 24 * 3600)] | None = None
+    review_required: bool = False
 
 
 class TaskChange(Input):
@@ -60,7 +64,8 @@ def task_view(task) -> dict:
             "result": task.result, "error": task.error, "attempts": task.attempts,
             "max_attempts": task.max_attempts, "deadline": iso(task.deadline),
             "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
-            "started_at": iso(task.started_at), "completed_at": iso(task.completed_at)}
+            "started_at": iso(task.started_at), "completed_at": iso(task.completed_at),
+            "approval_id": task.approval_id, "review_required": bool(task.review_required)}
 
 
 def list_response(found, cursor) -> Response:
@@ -87,7 +92,9 @@ def create(req):
         priority=body.priority, capabilities=body.required_tools, agent_id=body.agent_id,
         deadline=body.deadline, requested_node=body.worker_id,
         payload={"instructions": body.instructions} if body.instructions else None,
-        max_attempts=body.max_attempts, idempotency_key_value=req.idempotency_key())
+        max_attempts=body.max_attempts, idempotency_key_value=req.idempotency_key(),
+        requires_approval=body.requires_approval, approval_timeout_s=body.approval_timeout_s,
+        review_required=body.review_required)
     return Response(body=task_view(task), status_code=201 if created else 200)
 
 

@@ -83,9 +83,7 @@ def heartbeat(req, worker_id):
 
 @router.route("/api/v1/workers/{worker_id}/tasks")
 def worker_tasks(req, worker_id):
-    network_id = req.principal.network_id
-    nodes.get(network_id, worker_id)
-    return [task_view(t) for t in tasks.held_by(network_id, worker_id)]
+    return [task_view(t) for t in tasks.pull(req.principal.network_id, worker_id, limit=None)]
 
 
 @router.route("/api/v1/workers/overview")

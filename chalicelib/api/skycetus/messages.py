@@ -65,7 +65,8 @@ def message_view(message) -> dict:
 @router.route("/api/v1/message/send", methods=["POST"], body=Send)
 def send(req):
     body = req.body
-    message, _ = messaging.send(req.principal.network_id, sender=body.from_node,
+    message, _ = messaging.send(req.principal.network_id, account_id=req.principal.account_id,
+                                sender=body.from_node,
                                 recipient=body.to_node, content=body.content,
                                 type=body.type or "text", require_ack=body.require_ack,
                                 source="skycetus", idempotency_key_value=req.idempotency_key())

@@ -31,6 +31,7 @@ def get_network(network_id: str) -> R:
 def create_network(owner_id: str | None, name: str, description: str | None = None,
                    network_id: str | None = None, visibility: str = "private",
                    max_members: int = 50) -> R:
+    """A network; an owner's networks have distinct names (compared without case)."""
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("name", "a network needs a name")
@@ -38,11 +39,34 @@ def create_network(owner_id: str | None, name: str, description: str | None = No
     network = R(f"NET#{network_id}", "NETWORK", kind="network", network_id=network_id,
                 name=name, description=description, owner_id=owner_id, visibility=visibility,
                 max_members=max_members, created_at=now_ms())
-    with transaction() as tx:
-        tx.save(network, condition=R.pk.does_not_exist())
-        if owner_id:
-            add_membership(tx, network.network_id, owner_id, "owner")
+    if owner_id:
+        _refuse_duplicate_name(owner_id, name)
+    try:
+        with transaction() as tx:
+            tx.save(network, condition=R.pk.does_not_exist())
+            if owner_id:
+                add_membership(tx, network.network_id, owner_id, "owner")
+                tx.save(_name_claim(owner_id, name, network_id), condition=R.pk.does_not_exist())
+    except TransactWriteError as error:
+        if owner_id and cancelled_by_condition(error):
+            raise Conflict(f"you already have a network named {name!r}") from None
+        raise
     return network
+
+
+def _name_claim(owner_id: str, name: str, network_id: str | None = None) -> R:
+    """Holds one of an owner's network names, written with the network in one transaction:
+    two concurrent creates or renames to the same name cannot both succeed."""
+    return R(f"USER#{owner_id}", f"NETNAME#{name.strip().casefold()}", network_id=network_id)
+
+
+def _refuse_duplicate_name(owner_id: str, name: str, keep: str | None = None) -> None:
+    """Also compare with networks made before names were claimed."""
+    wanted = name.strip().casefold()
+    for _, network in list_user_networks(owner_id):
+        if network.owner_id == owner_id and network.network_id != keep and \
+                (network.name or "").strip().casefold() == wanted:
+            raise Conflict(f"you already have a network named {name.strip()!r}")
 
 
 def update_network(principal: Principal, network_id: str, name: str | None,
@@ -50,13 +74,33 @@ def update_network(principal: Principal, network_id: str, name: str | None,
     network = get_network(network_id)
     require_owner(principal, network)
     actions = [R.updated_at.set(now_ms())]
+    renamed = None
     if name is not None:
         if not str(name).strip():
             raise ValidationFailed("network_name", "a network name cannot be empty")
-        actions.append(R.name.set(str(name).strip()))
+        renamed = str(name).strip()
+        actions.append(R.name.set(renamed))
     if description is not None:
         actions.append(R.description.set(str(description)))
-    network.update(actions=actions)
+    owner = network.owner_id
+    if renamed is None or not owner or \
+            renamed.casefold() == (network.name or "").strip().casefold():
+        network.update(actions=actions)
+        network.name = renamed or network.name
+        return network
+    _refuse_duplicate_name(owner, renamed, keep=network_id)
+    try:
+        with transaction() as tx:
+            tx.update(network, actions=actions)
+            tx.delete(_name_claim(owner, network.name or ""))
+            tx.save(_name_claim(owner, renamed, network_id), condition=R.pk.does_not_exist())
+    except TransactWriteError as error:
+        if cancelled_by_condition(error):
+            raise Conflict(f"you already have a network named {renamed!r}") from None
+        raise
+    network.name = renamed
+    if description is not None:
+        network.description = str(description)
     return network
 
 
@@ -69,6 +113,8 @@ def delete_network(principal: Principal, network_id: str) -> None:
     members = list_members(network_id)
     tokens = list(R.query(f"NET#{network_id}", R.sk.startswith("TOKEN#")))
     network.delete()
+    if network.owner_id:
+        _name_claim(network.owner_id, network.name or "").delete()
     for member in members:
         R(f"USER#{member.user_id}", f"NET#{network_id}").delete()
         member.delete()

@@ -1,0 +1,81 @@
+"""Idempotency keys belong to the principal that sent them, for every create in every
+dialect: a retry returns the first result, the same key with another request is 409 and
+writes nothing, and another client's identical key is another create."""
+import boto3
+from urllib3 import encode_multipart_formdata
+
+from chalicelib.config import settings
+
+
+def api_key(admin, name):
+    created = admin.post("/api/v1/security/api-keys", {"name": name})
+    assert created.status_code == 201, created.json
+    return created.json["key"]
+
+
+def clients(api, admin):
+    return api.bearer(api_key(admin, "alice")), api.bearer(api_key(admin, "bob"))
+
+
+def keyed(key):
+    return {"Idempotency-Key": key}
+
+
+def test_task_keys_are_per_principal(api, admin):
+    alice, bob = clients(api, admin)
+    mine = alice.post("/api/v1/tasks", {"title": "alice's"}, headers=keyed("order-1"))
+    theirs = bob.post("/api/v1/tasks", {"title": "bob's"}, headers=keyed("order-1"))
+    assert mine.status_code == theirs.status_code == 201, "a colliding key blocks nobody"
+    assert mine.json["id"] != theirs.json["id"] and theirs.json["title"] == "bob's"
+
+    again = bob.post("/api/v1/tasks", {"title": "bob's"}, headers=keyed("order-1"))
+    assert again.status_code == 200 and again.json["id"] == theirs.json["id"]
+    other = alice.post("/api/v1/tasks", {"title": "something else"}, headers=keyed("order-1"))
+    assert other.status_code == 409
+    sky = api.as_(**{"X-Matrix-Secret": "test-shared-secret"})
+    via_sky = sky.post("/api/v1/task/create", {"title": "alice's", "description": "d",
+                                              "idempotency_key": "order-1"})
+    assert via_sky.json["task_id"] not in (mine.json["id"], theirs.json["id"]), \
+        "the shared secret is a principal of its own"
+    assert sorted(t["title"] for t in admin.get("/api/v1/tasks").json) == [
+        "alice's", "alice's", "bob's"]
+
+
+def test_message_keys_are_per_principal(api, admin):
+    alice, bob = clients(api, admin)
+
+    def send(client, body, key="m-1"):
+        return client.post("/api/v1/messages/send", {"sender_agent_id": "a",
+                                                     "recipient_agent_id": "b", "body": body},
+                           headers=keyed(key))
+    first, second = send(alice, "from alice"), send(bob, "from bob")
+    assert first.status_code == second.status_code == 201
+    assert first.json["id"] != second.json["id"] and second.json["body"] == "from bob"
+    retried = send(alice, "from alice")
+    assert retried.status_code == 200 and retried.json["id"] == first.json["id"]
+    assert send(alice, "changed my mind").status_code == 409
+    inbox = admin.get("/api/v1/messages?agent_id=b").json
+    assert sorted(m["body"] for m in inbox) == ["from alice", "from bob"]
+
+
+def test_upload_keys_are_per_principal_and_a_refused_retry_stores_nothing(api, admin):
+    alice, bob = clients(api, admin)
+
+    def upload(client, data, key="f-1"):
+        body, content_type = encode_multipart_formdata({"file": ("a.txt", data, "text/plain")})
+        return client.post("/api/v1/files/upload", raw=body,
+                           headers={"Content-Type": content_type, **keyed(key)})
+    first, second = upload(alice, b"alice"), upload(bob, b"bob")
+    assert first.status_code == second.status_code == 201
+    assert first.json["id"] != second.json["id"]
+    assert upload(alice, b"alice").json["id"] == first.json["id"]
+    assert upload(alice, b"other bytes").status_code == 409
+    objects = boto3.client("s3").list_objects_v2(Bucket=settings().files_bucket)
+    assert len(objects.get("Contents", [])) == 2, "retries and refusals left no bytes behind"
+
+    started = alice.post("/api/v1/files/upload-url", {"filename": "big.bin", "size": 10},
+                         headers=keyed("big-1"))
+    retried = alice.post("/api/v1/files/upload-url", {"filename": "big.bin", "size": 10},
+                         headers=keyed("big-1"))
+    assert started.status_code == retried.status_code == 201
+    assert retried.json["file_id"] == started.json["file_id"], "the same pending upload"

@@ -1,0 +1,119 @@
+"""Triggers fire: schedules found through the due-time index, events, webhooks."""
+import threading
+import time
+
+import pytest
+
+from chalicelib.auth.principal import Principal
+from chalicelib.errors import NotFound, Unauthorized, ValidationFailed
+from chalicelib.services import nodes, tasks
+from chalicelib.services.orchestration import triggers, workflows
+
+NET = "net_a"
+MINUTE = 60_000
+
+
+def test_a_schedule_fires_once_per_due_time_even_when_sweeps_overlap(aws):
+    trigger, token = triggers.create(NET, {"name": "every 5", "trigger_type": "cron",
+                                           "action_type": "create_task",
+                                           "config": {"cron_expression": "*/5 * * * *"},
+                                           "action_config": {"title": "tick"}},
+                                     created_by="user:1")
+    assert token is None and trigger.trigger_type == "schedule"
+    due = trigger.next_fire_at
+    assert due % (5 * MINUTE) == 0 and due > trigger.created_at
+    assert triggers.fire_due(due - 1) == {"fired": 0, "rerun": 0}
+
+    results = []
+    sweeps = [threading.Thread(target=lambda: results.append(triggers.fire_due(due + 1000)))
+              for _ in range(4)]
+    for sweep in sweeps:
+        sweep.start()
+    for sweep in sweeps:
+        sweep.join()
+    assert sum(r["fired"] for r in results) == 1
+    fired = triggers.get(NET, trigger.id)
+    assert fired.fire_count == 1 and fired.next_fire_at == due + 5 * MINUTE  # no catch-up
+    history = triggers.history(NET, trigger.id)
+    assert history.total == 1
+    firing = history.items[0]
+    assert firing.status == "success" and firing.cause == {"type": "schedule", "due_at": due}
+    assert tasks.get(NET, firing.result["task_id"]).title == "tick"
+
+    # late by an hour: one firing, then the next due time after now
+    later = due + 65 * MINUTE
+    assert triggers.fire_due(later)["fired"] == 1
+    assert triggers.get(NET, trigger.id).next_fire_at == due + 70 * MINUTE
+
+    triggers.toggle(NET, trigger.id)  # off: never due
+    assert triggers.fire_due(later + 60 * MINUTE)["fired"] == 0
+    triggers.toggle(NET, trigger.id)  # on again: due from now on
+    assert triggers.get(NET, trigger.id).next_fire_at > time.time() * 1000
+    assert [f.status for f in triggers.history(NET, trigger.id).items] == ["success"] * 2
+    stats = triggers.stats(triggers.get(NET, trigger.id), [])
+    assert stats["execution_counts"] == {"success": 2, "failure": 0}
+    triggers.delete(NET, trigger.id)
+    assert triggers.fire_due(later + 600 * MINUTE)["fired"] == 0
+
+
+def test_triggers_are_checked_when_made(aws):
+    def make(**fields):
+        return triggers.create(NET, {"name": "t", "trigger_type": "schedule",
+                                     "action_type": "notify", **fields}, created_by="user:1")
+    with pytest.raises(ValidationFailed):
+        make(config={"cron_expression": "every tuesday"})
+    with pytest.raises(ValidationFailed):
+        make(config={"interval_seconds": 5})
+    with pytest.raises(ValidationFailed):
+        make(trigger_type="threshold", config={})
+    with pytest.raises(ValidationFailed):
+        make(action_type="call_webhook", config={"interval_seconds": 60})
+    with pytest.raises(NotFound):
+        make(action_type="execute_workflow", config={"interval_seconds": 60},
+             action_config={"workflow_id": "wfl_nope"})
+
+
+def test_event_triggers_match_type_and_filters_once_per_event(aws):
+    nodes.register(Principal(NET, "admin_token", "admin", system_admin=True), "w1",
+                   kind="platform", max_concurrent=10)
+    flow = workflows.create(NET, {"name": "follow-up"}, created_by="user:1")
+    workflows.add_step(NET, flow.id, {"name": "only"}, created_by="user:1")
+    trigger, _ = triggers.create(NET, {"name": "on urgent done", "trigger_type": "event",
+                                       "action_type": "run_workflow",
+                                       "config": {"event_type": "task.completed",
+                                                  "filters": {"priority": "high"}},
+                                       "action_config": {"workflow_id": flow.id}},
+                                 created_by="user:1")
+    principal = Principal(NET, "user", "user:1")
+    urgent, _ = tasks.create(principal, title="urgent", source="platform", priority="high")
+    normal, _ = tasks.create(principal, title="normal", source="platform")
+    for task in (urgent, normal):
+        tasks.complete(NET, task.task_id, node_id="w1", result="ok", actor="node:w1")
+    fired = triggers.history(NET, trigger.id)
+    assert fired.total == 1 and fired.items[0].cause["event_type"] == "task.completed"
+    run_id = fired.items[0].result["workflow_run_id"]
+    run = workflows.get_run(NET, flow.id, run_id)
+    assert run.input["trigger_event"]["data"]["task_id"] == urgent.task_id
+    # the durable path sees the same events again: nothing fires twice
+    from chalicelib.services import events, reactions
+    time.sleep(0.6)
+    reactions.dispatch(NET, events.read(NET, None, limit=1000)[0], fast=False)
+    assert triggers.history(NET, trigger.id).total == 1
+    # the workflow's own task completing is not high priority: no loop
+    assert workflows.runs(NET, flow.id).total == 1
+
+
+def test_a_webhook_trigger_fires_with_its_own_token_only(aws):
+    trigger, token = triggers.create(NET, {"name": "hook", "trigger_type": "webhook",
+                                           "action_type": "send_message",
+                                           "action_config": {"to": "w9", "content": "ping"}},
+                                     created_by="user:1")
+    assert token.startswith("sbt_")
+    with pytest.raises(Unauthorized):
+        triggers.fire_webhook(trigger.id, "sbt_wrong", {})
+    firing = triggers.fire_webhook(trigger.id, token, {"build": 7})
+    assert firing.status == "success" and firing.event_data == {"build": 7}
+    assert firing.result["message_id"].startswith("msg-")
+    triggers.toggle(NET, trigger.id)
+    with pytest.raises(NotFound):
+        triggers.fire_webhook(trigger.id, token, {})
