@@ -17,7 +17,6 @@ from chalicelib import logs
 from chalicelib.clock import now_ms
 from chalicelib.errors import ValidationFailed
 from chalicelib.ids import ulid, ulid_time
-from chalicelib.store.audit import AuditRecord as A, month_pk
 
 log = logs.get("audit")
 MONTHS_BACK = 24          # how far a listing walks back
@@ -85,7 +84,10 @@ def append(network_id: str, *, action: str, outcome: str, status_code: int | Non
            credential: str | None = None, target_type: str | None = None,
            target_id: str | None = None, source_ip: str | None = None,
            dialect: str | None = None, method: str | None = None, route: str | None = None,
-           request_id: str | None = None, details: dict | None = None) -> A:
+           request_id: str | None = None, details: dict | None = None):
+    # The model is loaded by the first write, not at import: every request begins a note,
+    # only state-changing ones write.
+    from chalicelib.store.audit import AuditRecord as A, month_pk
     stamp = now_ms()
     entry_id = ulid(stamp)
     record = A(month_pk(network_id, time.strftime("%Y-%m", time.gmtime(stamp / 1000))),
@@ -107,13 +109,14 @@ def _months_back(start_ms: int):
 
 
 def entries(network_id: str, *, limit: int = 100, offset: int = 0, before: str | None = None,
-            action: str | None = None, actor_id: str | None = None) -> tuple[list[A], str | None]:
+            action: str | None = None, actor_id: str | None = None) -> tuple[list, str | None]:
     """Newest first, and the cursor for the next page (None at the end). `before` is a
     cursor from the previous page. At most READ_BUDGET entries are read per call."""
     try:
         start = now_ms() if before is None else ulid_time(before)
     except ValueError:
         raise ValidationFailed("cursor", "the cursor is not one this server issued") from None
+    from chalicelib.store.audit import AuditRecord as A, month_pk
     condition = None
     if action:
         condition = A.action == action

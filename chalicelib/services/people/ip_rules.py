@@ -27,7 +27,6 @@ from chalicelib.clock import iso, now_ms
 from chalicelib.errors import Conflict, FieldError, Forbidden, ValidationFailed
 from chalicelib.ids import ulid
 from chalicelib.services import audit
-from chalicelib.store.security import IP_RULES_SK, IpRulesRecord as I, ip_rules_pk
 
 ACTIONS = {"allow": "allow", "deny": "deny", "block": "deny"}
 MAX_RULES = 500
@@ -65,7 +64,8 @@ def _permits(nets: list[tuple], source_ip: str | None) -> bool:
     return not allow or any(address in net for net in allow)
 
 
-def _read(network_id: str) -> I | None:
+def _read(network_id: str):
+    from chalicelib.store.security import IP_RULES_SK, IpRulesRecord as I, ip_rules_pk
     try:
         return I.get(ip_rules_pk(network_id), IP_RULES_SK, consistent_read=True)
     except DoesNotExist:
@@ -152,6 +152,7 @@ def _normalise(entries: list[dict], principal: Principal, previous: list[dict]) 
 def replace(principal: Principal, entries: list[dict], *, source_ip: str | None,
             force: bool = False) -> dict:
     """Replace a network's rules with `entries` ({cidr, action, description})."""
+    from chalicelib.store.security import IP_RULES_SK, IpRulesRecord as I, ip_rules_pk
     network_id = principal.network_id
     record = _read(network_id)
     rules = _normalise(entries, principal, list(record.rules or []) if record else [])

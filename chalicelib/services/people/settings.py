@@ -1,7 +1,7 @@
 """A network's settings: typed values with defaults per category, validated on write.
 
 Only values changed from their default are stored (store/security.py: one item per value,
-one Query per network). Secret settings (API keys, mail passwords) are sealed at rest
+one Query per network; the models load on first use, not at cold start). Secret settings (API keys, mail passwords) are sealed at rest
 (auth/sealing.py), never returned (`is_set` says whether one is), and unsealed only by
 `secret_value` for the code that uses them.
 
@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from chalicelib.clock import now_ms
 from chalicelib.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.store.base import transaction
-from chalicelib.store.security import SettingRecord as S, settings_pk
 
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 MASK = "********"
@@ -180,7 +179,8 @@ def coerce(category: str, key: str, raw, field: str = "value"):
     return value
 
 
-def _stored(network_id: str, category: str | None = None) -> dict[str, S]:
+def _stored(network_id: str, category: str | None = None) -> dict:
+    from chalicelib.store.security import SettingRecord as S, settings_pk
     condition = S.sk.startswith(f"{category}.") if category else None
     return {item.sk: item for item in S.query(settings_pk(network_id), condition,
                                               consistent_read=True)}
@@ -245,6 +245,7 @@ def write(network_id: str, changes: dict[tuple[str, str], Any], *, actor: str | 
     in one transaction per 100. Returns the stored values by `category.key` (secrets as
     whether they are set). `fields` names each change's field in refusals."""
     from chalicelib.auth import sealing
+    from chalicelib.store.security import SettingRecord as S, settings_pk
     fields = fields or {}
     checked, errors = {}, []
     for (category, key), raw in changes.items():
