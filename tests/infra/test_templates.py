@@ -203,6 +203,21 @@ def test_rest_api_declares_binary_types(cdk):
     assert "*/*" in types                  # base64 downloads decoded for any Accept
 
 
+def test_every_path_answers_preflights_through_the_function(cdk):
+    """OPTIONS on every path goes to the app (allowed origins are configuration), never a
+    mock integration with fixed headers, nor API Gateway's 403."""
+    paths = cdk["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for path, methods in paths.items():
+        assert "options" in methods, path
+        assert methods["options"]["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
+
+
+def test_the_rest_api_stays_within_its_resource_quota(cdk):
+    from infra.check import REST_RESOURCE_QUOTA, rest_resources
+    count = len(rest_resources(cdk))
+    assert count <= REST_RESOURCE_QUOTA, f"{count} resources"
+
+
 def test_no_dependency_cycle(cdk):
     graph = {}
     for name, resource in cdk["Resources"].items():
