@@ -14,6 +14,8 @@ from chalicelib.errors import Forbidden
 
 # Request bodies of these types reach the app base64-encoded, byte for byte (file uploads).
 BINARY_TYPES = ["multipart/form-data"]
+# API Gateway's ANY method, as a Chalice route method (see api/fallback.py).
+ANY_METHOD = "X-AMAZON-APIGATEWAY-ANY-METHOD"
 
 
 class SwitchboardApp(Chalice):
@@ -37,6 +39,23 @@ class SwitchboardApp(Chalice):
     @lambda_context.setter
     def lambda_context(self, value):
         self._local.context = value
+
+    def __call__(self, event, context):
+        """A method a path has no route for goes to the path's ANY route, as in API Gateway
+        (Chalice would answer its own 405); the view still sees the method that was sent."""
+        request_context = event.get("requestContext") or {}
+        method = request_context.get("httpMethod")
+        entries = self.routes.get(request_context.get("resourcePath"), {})
+        if method in entries or ANY_METHOD not in entries:
+            return super().__call__(event, context)
+        from chalice.app import RestAPIEventHandler
+        routed = {**event, "requestContext": {**request_context, "httpMethod": ANY_METHOD}}
+        self.lambda_context = context
+        handler = RestAPIEventHandler(self.routes, self.api, self.log, self.debug,
+                                      middleware_handlers=self._get_middleware_handlers("http"))
+        self.current_request = handler.create_request_object(routed, context)
+        self.current_request.method = method
+        return handler(routed, context)
 
 
 def deployment_refusal(event):

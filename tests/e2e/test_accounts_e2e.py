@@ -161,8 +161,15 @@ def test_cors_preflight_and_headers_on_every_answer(hub, admin):
     assert preflight.headers["Allow"] == "POST, OPTIONS"
     assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert preflight.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    other = requests.options(hub.url("/api/tasks"), headers={"Origin": "https://evil.test"})
+    assert other.status_code == 403 and other.json()["error"] == "forbidden"
+    assert "Access-Control-Allow-Origin" not in other.headers
     anywhere = requests.options(hub.url("/no/such/deep/path"), headers={"Origin": ORIGIN})
     assert anywhere.status_code == 204
+    assert requests.delete(hub.url("/api/v1/auth/login")).headers["Allow"] == "POST, OPTIONS"
     answer = requests.get(hub.url("/api/v1/settings/health"), headers={**admin, "Origin": ORIGIN})
     assert answer.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert answer.headers["X-Content-Type-Options"] == "nosniff"

@@ -203,13 +203,16 @@ def test_rest_api_declares_binary_types(cdk):
     assert "*/*" in types                  # base64 downloads decoded for any Accept
 
 
-def test_every_path_answers_preflights_through_the_function(cdk):
-    """OPTIONS on every path goes to the app (allowed origins are configuration), never a
-    mock integration with fixed headers, nor API Gateway's 403."""
+def test_every_path_answers_other_methods_and_preflights_through_the_function(cdk):
+    """Every path has API Gateway's ANY method, answered by the app: OPTIONS preflights
+    (allowed origins are configuration, not a mock integration's fixed headers) and 405s,
+    never API Gateway's 403. One method per path, not one per missing method."""
     paths = cdk["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
     for path, methods in paths.items():
-        assert "options" in methods, path
-        assert methods["options"]["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
+        anything = methods["x-amazon-apigateway-any-method"]
+        assert anything["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
+        assert set(methods) - {"x-amazon-apigateway-any-method"} <= \
+            {"get", "post", "put", "patch", "delete"}, path
 
 
 def test_the_rest_api_stays_within_its_resource_quota(cdk):
