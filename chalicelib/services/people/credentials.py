@@ -10,14 +10,12 @@
 """
 from __future__ import annotations
 
-import threading
-import time
-
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import logs
 from chalicelib.auth import secrets
 from chalicelib.auth.principal import Principal
+from chalicelib.caching import TtlCache
 from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unauthorized
 from chalicelib.ids import ulid
@@ -29,7 +27,7 @@ log = logs.get("credentials")
 # A login's credential: listed and ended as a session (platform refresh tokens, CommHub
 # login tokens), with a pointer under its network for administrators.
 SESSION_KINDS = ("refresh_token", "user_token")
-# Presented by agents many times a second, revoked rarely: cached (see _CredentialCache).
+# Presented by agents many times a second, revoked rarely: cached (see _cache).
 CACHED_KINDS = ("network_token", "shared_secret", "admin_token")
 # Never authorize a request by themselves.
 NOT_FOR_REQUESTS = ("refresh_token", "mfa_challenge")
@@ -142,39 +140,9 @@ def listing_of(record: R) -> R:
              last_used_at=record.last_used_at)
 
 
-class _CredentialCache:
-    """Credential lookups cached per container for a few seconds (CACHED_KINDS only).
-
-    Revocation in this container forgets at once; other containers see it within TTL.
-    """
-    TTL_S = 10.0
-
-    def __init__(self):
-        self._items: dict[str, tuple[float, R]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> R | None:
-        entry = self._items.get(digest)
-        if entry and entry[0] > time.monotonic():
-            return entry[1]
-        return None
-
-    def put(self, digest: str, record: R) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[digest] = (time.monotonic() + self.TTL_S, record)
-
-    def forget(self, digest: str) -> None:
-        with self._lock:
-            self._items.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_cache = _CredentialCache()
+# Credential lookups (CACHED_KINDS only), per container for a few seconds: revocation in
+# this container forgets at once; other containers see it within the TTL.
+_cache = TtlCache(ttl_s=10.0)
 
 
 def principal_for_user(user_id: str, network_id: str, kind: str, account_id: str,

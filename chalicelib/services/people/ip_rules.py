@@ -17,12 +17,10 @@
 """
 from __future__ import annotations
 
-import threading
-import time
-
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.auth.principal import Principal
+from chalicelib.caching import TtlCache
 from chalicelib.clock import iso, now_ms
 from chalicelib.errors import Conflict, FieldError, Forbidden, ValidationFailed
 from chalicelib.ids import ulid
@@ -31,6 +29,7 @@ from chalicelib.services import audit
 ACTIONS = {"allow": "allow", "deny": "deny", "block": "deny"}
 MAX_RULES = 500
 CACHE_TTL_S = 5.0
+_cache = TtlCache(ttl_s=CACHE_TTL_S)
 
 
 def _address(text: str | None):
@@ -72,37 +71,22 @@ def _read(network_id: str):
         return None
 
 
-class _RulesCache:
-    def __init__(self):
-        self._items: dict[str, tuple[float, list]] = {}
-        self._lock = threading.Lock()
-
-    def rules(self, network_id: str) -> list[tuple]:
-        """A network's rules, compiled."""
-        entry = self._items.get(network_id)
-        if entry and entry[0] > time.monotonic():
-            return entry[1]
+def _rules(network_id: str) -> list[tuple]:
+    """A network's rules, compiled, as this container last read them (CACHE_TTL_S)."""
+    nets = _cache.get(network_id)
+    if nets is None:
         record = _read(network_id)
         nets = _compile(record.rules or []) if record else []
-        with self._lock:
-            self._items[network_id] = (time.monotonic() + CACHE_TTL_S, nets)
-        return nets
-
-    def forget(self, network_id: str) -> None:
-        with self._lock:
-            self._items.pop(network_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        _cache.put(network_id, nets)
+    return nets
 
 
-_cache = _RulesCache()
+
 
 
 def check(network_id: str, source_ip: str | None) -> None:
     """Forbidden when `network_id`'s rules refuse `source_ip`."""
-    if not _permits(_cache.rules(network_id), source_ip):
+    if not _permits(_rules(network_id), source_ip):
         raise Forbidden(f"requests from {source_ip or 'an unknown address'} are not allowed")
 
 
