@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import time
-from dataclasses import dataclass, field
 
 from chalicelib import logs
 from chalicelib.clock import now_ms
@@ -25,14 +24,15 @@ MAX_DETAIL_CHARS = 2000   # a record's details stay small
 SECRET_WORDS = ("password", "secret", "token", "key", "code", "credential", "private")
 
 
-@dataclass
 class Note:
-    action: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    network_id: str | None = None
-    actor_id: str | None = None
-    details: dict = field(default_factory=dict)
+    """What services say about the current request. (A plain class: a dataclass costs
+    a third of a millisecond at import, which every cold start pays.)"""
+    __slots__ = ("action", "target_type", "target_id", "network_id", "actor_id", "details")
+
+    def __init__(self):
+        self.action = self.target_type = self.target_id = None
+        self.network_id = self.actor_id = None
+        self.details: dict = {}
 
 
 _note: contextvars.ContextVar[Note | None] = contextvars.ContextVar("audit_note", default=None)

@@ -10,7 +10,7 @@ from chalicelib.api.routing import ADMIN, PUBLIC
 from chalicelib.clock import sql_time
 from chalicelib.errors import Forbidden, require
 from chalicelib.services import identity
-from chalicelib.services.people import login as logins, security, sessions
+from chalicelib.services.people import sessions
 
 TOKEN_KINDS = ("user_token", "network_token", "api_key")
 
@@ -94,6 +94,7 @@ def _user_id(req) -> str:
               audit="register")
 def register(req):
     # Registration is gated by the bootstrap token: the new user joins that token's network.
+    from chalicelib.services.people import security
     network_id, body = req.principal.network_id, req.body
     user, role = identity.enroll(network_id, username=body.username, password=body.password,
                                  email=body.email, display_name=body.display_name)
@@ -108,6 +109,7 @@ def register(req):
 
 @router.route("/api/auth/login", methods=["POST"], auth=PUBLIC, body=Login, audit="login")
 def login(req):
+    from chalicelib.services.people import login as logins
     body = req.body
     done = logins.password_login(body.username, body.password, code=body.totp_code,
                                  source_ip=req.source_ip, second_step=False)

@@ -1,4 +1,7 @@
-"""Platform /api/v1/auth, /security/api-keys and /admin/users: translation only."""
+"""Platform /api/v1/auth, /security/api-keys and /admin/users: translation only.
+
+(The people services that only some routes use are imported in those routes: each module
+is paid for at cold start.)"""
 from typing import Literal
 
 from chalice import Response
@@ -9,7 +12,7 @@ from chalicelib.api.routing import ADMIN, PUBLIC
 from chalicelib.clock import iso, parse_time
 from chalicelib.errors import Forbidden, require
 from chalicelib.services import identity
-from chalicelib.services.people import api_keys, login as logins, mfa, sessions
+from chalicelib.services.people import sessions
 
 Scope = Literal["read", "write", "admin"]
 
@@ -92,7 +95,8 @@ def _user_of(req):
     return identity.get_user(req.principal.user_id)
 
 
-def _session(req, done: logins.Login) -> dict:
+def _session(req, done) -> dict:
+    """Tokens for a login (services/people/login.Login)."""
     session = sessions.start_session(done.user, config=done.config, source_ip=req.source_ip,
                                      user_agent=req.user_agent, scopes=done.scopes)
     if done.scopes:
@@ -102,6 +106,7 @@ def _session(req, done: logins.Login) -> dict:
 
 @router.route("/api/v1/auth/login", methods=["POST"], auth=PUBLIC, body=Login, audit="login")
 def login(req):
+    from chalicelib.services.people import login as logins
     body = req.body
     outcome = logins.password_login(require(body.email or body.username, "email"),
                                     body.password, code=body.totp_code, source_ip=req.source_ip)
@@ -115,6 +120,7 @@ def login(req):
 @router.route("/api/v1/auth/verify-mfa", methods=["POST"], auth=PUBLIC, body=MfaLogin,
               audit="login.mfa")
 def verify_mfa(req):
+    from chalicelib.services.people import login as logins
     body = req.body
     code = require(body.totp_code or body.code or body.recovery_code, "totp_code")
     return _session(req, logins.second_step(body.temp_token, code, source_ip=req.source_ip))
@@ -171,11 +177,13 @@ def logout(req):
 
 @router.route("/api/v1/auth/mfa/setup", methods=["POST"], audit="mfa.setup")
 def mfa_setup(req):
+    from chalicelib.services.people import mfa
     return mfa.setup(_user_of(req))
 
 
 @router.route("/api/v1/auth/mfa/verify", methods=["POST"], body=MfaCode, audit="mfa.enable")
 def mfa_verify(req):
+    from chalicelib.services.people import mfa
     code = require(req.body.code or req.body.totp_code, "code")
     codes = mfa.activate(_user_of(req), code)
     return {"mfa_enabled": True, "recovery_codes": codes,
@@ -185,6 +193,7 @@ def mfa_verify(req):
 
 @router.route("/api/v1/auth/mfa/disable", methods=["POST"], body=MfaOff, audit="mfa.disable")
 def mfa_disable(req):
+    from chalicelib.services.people import mfa
     body = req.body
     mfa.disable(_user_of(req), body.password, require(body.code or body.totp_code, "code"),
                 source_ip=req.source_ip)
@@ -207,12 +216,14 @@ def api_key_view(record, key: str | None = None) -> dict:
 
 @router.route("/api/v1/security/api-keys", methods=["GET"])
 def list_api_keys(req):
+    from chalicelib.services.people import api_keys
     return [api_key_view(r) for r in api_keys.list_keys(req.principal)]
 
 
 @router.route("/api/v1/security/api-keys", methods=["POST"], body=NewApiKey,
               audit="api_key.create")
 def create_api_key(req):
+    from chalicelib.services.people import api_keys
     body = req.body
     record, key = api_keys.create(req.principal, name=body.name or "Unnamed Key",
                                   scopes=body.scopes, expires_at=parse_time(body.expires_at))
@@ -221,6 +232,7 @@ def create_api_key(req):
 
 @router.route("/api/v1/security/api-keys/{key_id}", methods=["DELETE"], audit="api_key.revoke")
 def revoke_api_key(req, key_id):
+    from chalicelib.services.people import api_keys
     api_keys.revoke(req.principal, key_id)
     return {"message": "API key revoked"}
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
@@ -16,9 +17,12 @@ from chalicelib.clock import now_ms
 from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from chalicelib.ids import short_id
 from chalicelib.services import audit
-from chalicelib.services.people import networks, passwords, security
+from chalicelib.services.people import networks
 from chalicelib.store.base import cancelled_by_condition, transaction
 from chalicelib.store.identity import IdentityRecord as R
+
+if TYPE_CHECKING:
+    from chalicelib.services.people.security import Security
 
 USERNAME_RE = re.compile(r"^\w{2,50}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -46,10 +50,11 @@ def find_login(login: str) -> R | None:
 
 def register_user(*, password: str, username: str | None = None, email: str | None = None,
                   display_name: str | None = None, role: str = "user",
-                  policy: security.Security | None = None, check_policy: bool = True) -> R:
+                  policy: Security | None = None, check_policy: bool = True) -> R:
     """A new global user, their password held to `policy` (the deployment's by default).
     Only the bootstrap skips the policy: its password is the operator's configuration."""
     from chalicelib.auth.passwords import hash_password
+    from chalicelib.services.people import passwords, security
     if username is not None and not USERNAME_RE.match(str(username)):
         raise ValidationFailed("username", "username must be 2-50 letters, digits or underscores")
     if email is not None and not EMAIL_RE.match(str(email)):
@@ -83,6 +88,7 @@ def enroll(network_id: str, *, username: str, password: str, email: str | None =
            display_name: str | None = None) -> tuple[R, str]:
     """A new user joining a network (CommHub registration); (user, their role). The first
     member after the bootstrap administrator administers the network."""
+    from chalicelib.services.people import security
     first = len(networks.list_members(network_id)) <= 1
     user = register_user(username=username, password=password, email=email,
                          display_name=display_name, policy=security.governing(network_id))
@@ -94,6 +100,7 @@ def enroll(network_id: str, *, username: str, password: str, email: str | None =
 def add_to_network(network_id: str, *, email: str, password: str,
                    display_name: str | None = None, role: str = "member") -> R:
     """An administrator creates a user in their network, under its password policy."""
+    from chalicelib.services.people import security
     user = register_user(email=email, password=password, display_name=display_name,
                          policy=security.governing(network_id))
     networks.add_member(network_id, user.user_id, role)
@@ -141,7 +148,7 @@ def check_password(user: R, password: str, *, source_ip: str | None) -> None:
     """The current password, confirmed before a sensitive change (a new password, MFA
     off). Wrong guesses count towards the account's lockout, as failed logins do."""
     from chalicelib.auth.passwords import verify_password
-    from chalicelib.services.people import lockout
+    from chalicelib.services.people import lockout, security
     config = security.for_user(user.user_id)
     guard = lockout.Guard(user=user, login=None, source_ip=source_ip, config=config,
                           ip_config=security.for_deployment())
@@ -157,7 +164,7 @@ def change_password(user_id: str, old_password: str, new_password: str, *,
     they belong to (the strictest), then every other session of the user ends. Returns
     how many sessions were ended; `keep_token` is the session making the change."""
     from chalicelib.auth.passwords import hash_password
-    from chalicelib.services.people import sessions
+    from chalicelib.services.people import passwords, security, sessions
     user = get_user(user_id)
     check_password(user, old_password, source_ip=source_ip)
     passwords.check(new_password, security.for_user(user_id), field="new_password",

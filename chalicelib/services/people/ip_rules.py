@@ -27,7 +27,7 @@ from chalicelib.ids import ulid
 from chalicelib.services import audit
 
 ACTIONS = {"allow": "allow", "deny": "deny", "block": "deny"}
-MAX_RULES = 500
+MAX_RULES = 500   # (api/platform/security.py holds its input to the same)
 CACHE_TTL_S = 5.0
 _cache = TtlCache(ttl_s=CACHE_TTL_S)
 

@@ -14,8 +14,6 @@ Failed passwords and codes count towards the lockout; a success clears the accou
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
-
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth.scopes import MFA_ENROLLMENT
@@ -34,18 +32,20 @@ class MfaRequired(Unauthorized):
     code = "mfa_required"
 
 
-class Login(NamedTuple):
+class Login:
     """A successful login: whom, under which configuration, with which restriction."""
-    user: R
-    config: security.Security
-    scopes: frozenset | None
+    __slots__ = ("user", "config", "scopes")
+
+    def __init__(self, user: R, config: security.Security, scopes: frozenset | None):
+        self.user, self.config, self.scopes = user, config, scopes
 
 
-class Challenge(NamedTuple):
+class Challenge:
     """MFA is needed: exchange `temp_token` and a code at `second_step`."""
-    user: R
-    temp_token: str
-    expires_in: int
+    __slots__ = ("user", "temp_token", "expires_in")
+
+    def __init__(self, user: R, temp_token: str, expires_in: int):
+        self.user, self.temp_token, self.expires_in = user, temp_token, expires_in
 
 
 @lru_cache(maxsize=1)

@@ -14,8 +14,6 @@ Which configuration governs whom:
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from chalicelib.config import settings as deployment
 from chalicelib.services.people import settings
 
@@ -23,22 +21,20 @@ CATEGORY = "security"
 MAX_PASSWORD_LENGTH = 128   # ASVS 2.1.2: at least 64 permitted, at most 128
 
 
-class Security(NamedTuple):
-    password_min_length: int
-    password_require_uppercase: bool
-    password_require_lowercase: bool
-    password_require_numbers: bool
-    password_require_special: bool
-    password_history_count: int
-    password_reject_common: bool
-    max_login_attempts: int
-    lockout_window_minutes: int
-    lockout_minutes: int
-    ip_max_login_attempts: int
-    require_mfa_for_admins: bool
-    session_max_hours: int
-    session_idle_minutes: int
-    max_concurrent_sessions: int
+class Security:
+    """A security configuration: one attribute per `security` setting
+    (`password_min_length`, `max_login_attempts`, `session_idle_minutes`, ...)."""
+    __slots__ = tuple(settings.SCHEMA[CATEGORY])
+
+    def __init__(self, **values):
+        for name in self.__slots__:
+            setattr(self, name, values[name])
+
+    def values(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def replace(self, **changes) -> "Security":
+        return Security(**{**self.values(), **changes})
 
 
 DEFAULTS = Security(**{k: s.default for k, s in settings.SCHEMA[CATEGORY].items()})
@@ -75,7 +71,7 @@ def strictest(configs: list[Security]) -> Security:
     combine = {"max": max, "min": min, "any": any}
     schema = settings.SCHEMA[CATEGORY]
     return Security(**{name: combine[schema[name].stricter](getattr(c, name) for c in configs)
-                       for name in Security._fields})
+                       for name in Security.__slots__})
 
 
 def governing(network_id: str) -> Security:
@@ -96,7 +92,7 @@ def for_user(user_id: str) -> Security:
     for network_id in {deployment().default_network_id} | {m.network_id for m in memberships}:
         config = for_network(network_id)
         if network_id not in admin_in:
-            config = config._replace(require_mfa_for_admins=False)
+            config = config.replace(require_mfa_for_admins=False)
         configs.append(config)
     return strictest(configs)
 

@@ -10,6 +10,8 @@ its token: its refresh token and every access token naming it fail from the next
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.auth import secrets
@@ -20,8 +22,10 @@ from chalicelib.errors import NotFound, Unauthorized
 from chalicelib.services import audit
 from chalicelib.services.people import credentials, networks
 from chalicelib.services.people.credentials import SESSION_KINDS
-from chalicelib.services.people.security import Security
 from chalicelib.store.identity import IdentityRecord as R
+
+if TYPE_CHECKING:
+    from chalicelib.services.people.security import Security
 
 LIST_LIMIT = 200
 
