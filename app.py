@@ -7,7 +7,7 @@ from chalice import Rate
 
 from chalicelib import ws
 from chalicelib.api.application import create_app
-from chalicelib.jobs import files, fleet, orchestration
+from chalicelib.jobs import files, fleet, orchestration, outbound
 
 app = create_app()
 
@@ -50,3 +50,19 @@ def due_sweep(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="reaction_sweep")
 def reaction_sweep(event):
     return orchestration.react()
+
+
+@app.on_dynamodb_record(stream_arn=outbound.events_stream_arn(), batch_size=100,
+                        name="match_events")
+def match_events(event):
+    return outbound.match_events(event)
+
+
+@app.on_sqs_message(queue=outbound.deliveries_queue(), batch_size=10, name="send_deliveries")
+def send_deliveries(event):
+    return outbound.send_deliveries(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_deliveries")
+def sweep_deliveries(event):
+    return outbound.sweep_deliveries()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ("cold_start", "validation", "tasks", "request_latency", "receive_latency", "files",
-              "durability")
+              "durability", "outbound")
 
 if __name__ == "__main__":
     failed = [name for name in BENCHMARKS

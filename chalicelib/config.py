@@ -56,6 +56,11 @@ class Settings:
     ws_endpoint: str | None
     xray: bool
     log_level: str
+    vault_key_id: str
+    outbound_allow: tuple
+    outbound_timeout_s: float
+    deliveries_queue: str
+    mail_from: str
     cors_origins: tuple      # origins browsers may call from ("*": any, without credentials)
     hsts: bool               # Strict-Transport-Security on every answer (deployed stages)
 
@@ -70,6 +75,27 @@ def default_table_prefix(stage: str) -> str:
 
 def default_files_bucket(stage: str) -> str:
     return f"switchboard-{stage}-files"
+
+
+def default_vault_key(stage: str) -> str:
+    return f"alias/switchboard-{stage}-vault"
+
+
+def default_deliveries_queue(stage: str) -> str:
+    return f"switchboard-{stage}-deliveries"
+
+
+def _cidrs(raw: str) -> tuple:
+    """`10.1.0.0/16, 127.0.0.1` → ip_network objects (a bare address is a /32 or /128)."""
+    import ipaddress
+    networks = []
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"SWITCHBOARD_OUTBOUND_ALLOW: {part.strip()!r} is not a CIDR") from None
+    return tuple(networks)
 
 
 def _ws_endpoint(region: str) -> str | None:
@@ -131,6 +157,12 @@ def settings() -> Settings:
         ws_endpoint=_ws_endpoint(region),
         xray=_flag("SWITCHBOARD_XRAY"),
         log_level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
+        vault_key_id=os.environ.get("SWITCHBOARD_VAULT_KEY") or default_vault_key(stage),
+        outbound_allow=_cidrs(os.environ.get("SWITCHBOARD_OUTBOUND_ALLOW", "")),
+        outbound_timeout_s=float(os.environ.get("SWITCHBOARD_OUTBOUND_TIMEOUT") or 10),
+        deliveries_queue=os.environ.get("SWITCHBOARD_DELIVERIES_QUEUE")
+        or default_deliveries_queue(stage),
+        mail_from=os.environ.get("SWITCHBOARD_MAIL_FROM") or f"noreply@{stage}.switchboard.invalid",
         cors_origins=tuple(o.strip().rstrip("/") for o in
                            os.environ.get("SWITCHBOARD_CORS_ORIGINS", "").split(",") if o.strip()),
         # API Gateway serves HTTPS only; the local stack and tests serve plain HTTP.

@@ -35,6 +35,16 @@ S3_OBJECT_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
 S3_BUCKET_ACTIONS = ["s3:ListBucket"]
 WS_ACTIONS = ["execute-api:ManageConnections"]
 LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+# The vault's envelope encryption: a data key per value, unwrapped to read it.
+KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
+# The deliveries queue: sent to by the matcher and by retries, consumed by the sender.
+SQS_ACTIONS = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+               "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"]
+# The events table's stream, read by the matcher's event source mapping.
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"]
+# Email notification channels.
+SES_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
@@ -59,7 +69,8 @@ def stage_uses_xray(config: dict, stage: str) -> bool:
 
 def chalice_policy(stage: str, config: dict | None = None) -> dict:
     """The policy for `chalice deploy --stage <stage>` (resources named, account wildcarded)."""
-    from chalicelib.config import default_files_bucket, default_table_prefix
+    from chalicelib.config import (default_deliveries_queue, default_files_bucket,
+                                   default_table_prefix, default_vault_key)
     from infra.tables import table_specs
 
     config = config or chalice_config()
@@ -67,10 +78,14 @@ def chalice_policy(stage: str, config: dict | None = None) -> dict:
     prefix = env.get("SWITCHBOARD_TABLE_PREFIX", default_table_prefix(stage))
     bucket = env.get("SWITCHBOARD_FILES_BUCKET", default_files_bucket(stage))
     ws_stage = websocket_stage(config, stage)
-    tables = []
+    queue = env.get("SWITCHBOARD_DELIVERIES_QUEUE", default_deliveries_queue(stage))
+    vault_alias = env.get("SWITCHBOARD_VAULT_KEY", default_vault_key(stage))
+    tables, streams = [], []
     for spec in table_specs():
         arn = f"arn:*:dynamodb:*:*:table/{spec.physical_name(prefix)}"
         tables += [arn, f"{arn}/index/*"]
+        if spec.stream:
+            streams.append(f"{arn}/stream/*")
     statements = [
         {"Effect": "Allow", "Action": LOG_ACTIONS, "Resource": "arn:*:logs:*:*:*"},
         {"Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": tables},
@@ -78,6 +93,11 @@ def chalice_policy(stage: str, config: dict | None = None) -> dict:
         {"Effect": "Allow", "Action": S3_BUCKET_ACTIONS, "Resource": f"arn:*:s3:::{bucket}"},
         {"Effect": "Allow", "Action": WS_ACTIONS,
          "Resource": f"arn:*:execute-api:*:*:*/{ws_stage}/*/@connections/*"},
+        {"Effect": "Allow", "Action": STREAM_ACTIONS, "Resource": streams},
+        {"Effect": "Allow", "Action": SQS_ACTIONS, "Resource": f"arn:*:sqs:*:*:{queue}"},
+        {"Effect": "Allow", "Action": KMS_ACTIONS, "Resource": "arn:*:kms:*:*:key/*",
+         "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": vault_alias}}},
+        {"Effect": "Allow", "Action": SES_ACTIONS, "Resource": "arn:*:ses:*:*:identity/*"},
     ]
     if stage_uses_xray(config, stage):
         statements.append({"Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"})

@@ -37,6 +37,7 @@ class TableSpec:
     global_indexes: tuple[IndexSpec, ...] = field(default=())
     local_indexes: tuple[IndexSpec, ...] = field(default=())
     ttl_attribute: str | None = None
+    stream: str | None = None    # the stream's view type (NEW_IMAGE, ...) when a consumer follows it
 
     def physical_name(self, prefix: str) -> str:
         return prefix + self.name
@@ -93,7 +94,7 @@ def table_spec(model, ttl_attribute: str | None = None, prefix: str | None = Non
         local_indexes=tuple(sorted((_index(raw, types)
                                     for raw in schema["local_secondary_indexes"]),
                                    key=lambda i: i.name)),
-        ttl_attribute=ttl_attribute)
+        ttl_attribute=ttl_attribute, stream=getattr(model.Meta, "stream_view_type", None))
 
 
 def table_specs(models: Iterable | None = None, ttl_attributes: Mapping | None = None,

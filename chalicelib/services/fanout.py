@@ -66,11 +66,18 @@ def _node_connection(network_id: str, node_id: str) -> str | None:
     return node.connection_id
 
 
+def _may_see(connection, event) -> bool:
+    """A notification addressed to someone is theirs alone (services/notifications.py);
+    one addressed to no one is for every subscriber."""
+    return event.type != "notification" or event.target is None or \
+        event.target in (connection.user_id, connection.account_id)
+
+
 def announce(network_id: str, events) -> None:
     for event in events:
         try:
             for connection in _event_subscribers(network_id):
-                if subscribed(connection.subscriptions, event.type):
+                if subscribed(connection.subscriptions, event.type) and _may_see(connection, event):
                     connections.deliver(connection.connection_id, platform_event(event))
         except Exception:  # a failed push must never undo or fail the committed change
             log.exception("push failed", extra={"network_id": network_id, "event": event.type})

@@ -24,15 +24,19 @@ HASH_KEY_MAX_BYTES = 2048
 RANGE_KEY_MAX_BYTES = 1024
 
 
-def meta(name: str) -> type:
-    """A PynamoDB Meta for the table `name` under the stage's prefix."""
+def meta(name: str, stream: str | None = None) -> type:
+    """A PynamoDB Meta for the table `name` under the stage's prefix; `stream` is the
+    view type of the table's DynamoDB stream (`NEW_IMAGE`), for tables a consumer follows."""
     cfg = settings()
-    return type("Meta", (), {
+    fields = {
         "table_name": cfg.table_prefix + name,
         "region": cfg.region,
         "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
         "max_retry_attempts": 5,
-    })
+    }
+    if stream:
+        fields["stream_view_type"] = stream
+    return type("Meta", (), fields)
 
 
 class TableModel(Model):

@@ -13,6 +13,12 @@ create and wires it in through the functions' environment:
 | SWITCHBOARD_WS_API_ID     | `Ref` of Chalice's `WebsocketAPI`                   |
 | SWITCHBOARD_WS_STAGE      | `websocket_api_stage` from .chalice/config.json    |
 | SWITCHBOARD_TOKEN_PEPPER, SWITCHBOARD_JWT_SECRET | `{{resolve:secretsmanager:...}}` |
+| SWITCHBOARD_VAULT_KEY     | the vault's KMS key ARN (envelope encryption)        |
+| SWITCHBOARD_DELIVERIES_QUEUE | the deliveries queue's name                       |
+
+The outbound consumers' event sources are wired here too: `match_events` follows the
+events table's stream and `send_deliveries` the deliveries queue (Chalice packages them
+with placeholder ARNs, replaced by the real ones).
 
 No cycle: the WebSocket API depends on nothing, its integrations depend on the functions,
 and the functions depend on the API only through `Ref` in their environment.
@@ -25,11 +31,13 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib.config import default_table_prefix
+from chalicelib.config import default_deliveries_queue, default_table_prefix, default_vault_key
 from infra import policy
 from infra.tables import TableSpec, table_specs
 
@@ -48,6 +56,7 @@ _PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL,
                 "INCLUDE": dynamodb.ProjectionType.INCLUDE}
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
+CONSUMER_TIMEOUT_S = 60      # .chalice/config.json: send_deliveries, match_events
 
 
 def _attribute(key) -> dynamodb.Attribute | None:
@@ -81,6 +90,11 @@ class SwitchboardStack(cdk.Stack):
         self.jwt_secret = self._secret("JwtSecret", "jwt-secret", removal,
                                        "Signing key for Switchboard access tokens "
                                        "(SWITCHBOARD_JWT_SECRET)")
+        self.vault_key = kms.Key(self, "VaultKey", alias=default_vault_key(stage),
+                                 description=f"Switchboard {stage}: the secrets vault's data keys",
+                                 enable_key_rotation=True, removal_policy=removal,
+                                 pending_window=cdk.Duration.days(30 if self.retain else 7))
+        self.deliveries = self._deliveries_queue(removal)
 
         ws_stage = policy.websocket_stage(config, stage)
         from chalice.cdk import Chalice
@@ -100,7 +114,10 @@ class SwitchboardStack(cdk.Stack):
             "SWITCHBOARD_WS_API_ID": self.websocket_api.ref,
             "SWITCHBOARD_TOKEN_PEPPER": self._resolve(self.token_pepper),
             "SWITCHBOARD_JWT_SECRET": self._resolve(self.jwt_secret),
+            "SWITCHBOARD_VAULT_KEY": self.vault_key.key_arn,
+            "SWITCHBOARD_DELIVERIES_QUEUE": self.deliveries.queue_name,
         })
+        self._wire_event_sources()
         rest_api = self.chalice.get_resource("RestAPI")
         types_path = "Properties.DefinitionBody.x-amazon-apigateway-binary-media-types"
         self.binary_types = self._deployed_binary_types()
@@ -112,6 +129,8 @@ class SwitchboardStack(cdk.Stack):
         cdk.CfnOutput(self, "TablePrefix", value=self.prefix)
         cdk.CfnOutput(self, "TokenPepperSecretArn", value=self.token_pepper.secret_arn)
         cdk.CfnOutput(self, "JwtSecretArn", value=self.jwt_secret.secret_arn)
+        cdk.CfnOutput(self, "VaultKeyArn", value=self.vault_key.key_arn)
+        cdk.CfnOutput(self, "DeliveriesQueueUrl", value=self.deliveries.queue_url)
 
     # ------------------------------------------------------------------ resources
 
@@ -125,6 +144,7 @@ class SwitchboardStack(cdk.Stack):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
             time_to_live_attribute=spec.ttl_attribute,
+            stream=dynamodb.StreamViewType(spec.stream) if spec.stream else None,
             deletion_protection=self.retain,
             removal_policy=removal,
         )
@@ -163,6 +183,33 @@ class SwitchboardStack(cdk.Stack):
             removal_policy=removal,
             auto_delete_objects=not self.retain,
         )
+
+    def _deliveries_queue(self, removal: cdk.RemovalPolicy) -> sqs.Queue:
+        """The outbound deliveries queue. A message that keeps failing its handler (not a
+        failed delivery: those are rescheduled by the handler) goes to the dead-letter
+        queue after 5 receives; the delivery record itself is re-queued by the sweep."""
+        dead = sqs.Queue(self, "DeliveriesDeadLetter",
+                         queue_name=f"{default_deliveries_queue(self.stage)}-dlq",
+                         retention_period=cdk.Duration.days(14), enforce_ssl=True,
+                         encryption=sqs.QueueEncryption.SQS_MANAGED, removal_policy=removal)
+        # Lambda's advice: visibility at least six times the consumer's timeout.
+        return sqs.Queue(self, "Deliveries", queue_name=default_deliveries_queue(self.stage),
+                         visibility_timeout=cdk.Duration.seconds(6 * CONSUMER_TIMEOUT_S),
+                         dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dead),
+                         enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
+                         removal_policy=removal)
+
+    def _wire_event_sources(self) -> None:
+        """Point the consumers Chalice packaged at the real stream and queue."""
+        sources = {"DynamoDB": ("Stream", self.tables["events"].table_stream_arn),
+                   "SQS": ("Queue", self.deliveries.queue_arn)}
+        template = self._packaged_template()["Resources"]
+        for logical_id in self.functions:
+            for name, source in (template[logical_id]["Properties"].get("Events") or {}).items():
+                if source["Type"] in sources:
+                    field, arn = sources[source["Type"]]
+                    self.chalice.get_resource(logical_id).add_override(
+                        f"Properties.Events.{name}.Properties.{field}", arn)
 
     def _secret(self, construct_id: str, name: str, removal: cdk.RemovalPolicy,
                 description: str) -> secretsmanager.Secret:
@@ -203,6 +250,12 @@ class SwitchboardStack(cdk.Stack):
             iam.PolicyStatement(actions=policy.S3_BUCKET_ACTIONS,
                                 resources=[self.bucket.bucket_arn]),
             iam.PolicyStatement(actions=policy.WS_ACTIONS, resources=[ws_connections]),
+            iam.PolicyStatement(actions=policy.STREAM_ACTIONS,
+                                resources=[self.tables["events"].table_stream_arn]),
+            iam.PolicyStatement(actions=policy.SQS_ACTIONS, resources=[self.deliveries.queue_arn]),
+            iam.PolicyStatement(actions=policy.KMS_ACTIONS, resources=[self.vault_key.key_arn]),
+            iam.PolicyStatement(actions=policy.SES_ACTIONS, resources=[stack.format_arn(
+                service="ses", resource="identity", resource_name="*")]),
         ]
         if self.xray:
             statements.append(iam.PolicyStatement(actions=policy.XRAY_ACTIONS, resources=["*"]))

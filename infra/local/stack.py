@@ -1,5 +1,6 @@
-"""The embedded local stack: moto (DynamoDB, S3), the app over HTTP and WebSocket, the
-Management API, the schedules and persistence, in one process.
+"""The embedded local stack: moto (DynamoDB, S3, SQS, KMS, SES), the app over HTTP and
+WebSocket, the Management API, the schedules, the stream and queue consumers
+(infra/local/outbound.py) and persistence, in one process.
 
 The app is the same object Lambda runs; only the AWS endpoints point elsewhere. The
 environment is prepared before the app is imported, as Lambda's would be. Every write the
@@ -41,6 +42,7 @@ class LocalStack:
         self.moto = None
         self.persistence = None
         self.scheduler = None
+        self.consumers = None
         self.gateway = None
 
     @property
@@ -62,8 +64,10 @@ class LocalStack:
         env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env.setdefault("AWS_REGION", env["AWS_DEFAULT_REGION"])
-        env["AWS_ENDPOINT_URL_DYNAMODB"] = emulator_url
-        env["AWS_ENDPOINT_URL_S3"] = emulator_url
+        for service in ("DYNAMODB", "S3", "SQS", "KMS", "SES"):
+            env[f"AWS_ENDPOINT_URL_{service}"] = emulator_url
+        # Receivers on this machine (webhooks, Slack stand-ins) are the point of a local stack.
+        env.setdefault("SWITCHBOARD_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")
         env["SWITCHBOARD_WS_ENDPOINT"] = self.base_url
         env.setdefault("SWITCHBOARD_STAGE", "local")
         env.setdefault("SWITCHBOARD_OPEN_DIALECTS", DEFAULT_OPEN_DIALECTS)
@@ -83,6 +87,8 @@ class LocalStack:
         cfg = settings()
         tables.create_all(wait=True)
         boto3.client("s3", region_name=cfg.region).create_bucket(Bucket=cfg.files_bucket)
+        from infra.local import outbound
+        outbound.provision(cfg.region, self.data_dir)
         from infra.local.persistence import Persistence
         self.persistence = Persistence(self.data_dir, self.moto)
         recovered = self.persistence.open()
@@ -102,6 +108,8 @@ class LocalStack:
         override = os.environ.get("SWITCHBOARD_LOCAL_SCHEDULE_SECONDS")
         self.scheduler = Scheduler(app_module, float(override) if override else None)
         self.scheduler.start()
+        self.consumers = outbound.Consumers(app_module, cfg.region)
+        self.consumers.start()
         return {"emulator": emulator_url, "restored": recovered["restored"], "bootstrap": boot}
 
     # ------------------------------------------------------------------ serve
@@ -118,6 +126,8 @@ class LocalStack:
             server.run(sockets=[_listening_socket(h, self.port) for h in self.hosts])
 
     def stop(self) -> None:
+        if self.consumers:
+            self.consumers.stop()
         if self.scheduler:
             self.scheduler.stop()
         if self.gateway:
@@ -153,7 +163,7 @@ def banner(stack: LocalStack, info: dict) -> str:
         f"  WebSocket        {ws}/ws/node   (GemmaNet nodes)",
         f"                   {ws}/ws        (platform events)",
         f"  Management API   {stack.base_url}/@connections/{{id}}",
-        f"  AWS emulator     {info['emulator']}   (moto: DynamoDB, S3)",
+        f"  AWS emulator     {info['emulator']}   (moto: DynamoDB, S3, SQS, KMS, SES)",
         f"  durability       {stack.persistence.describe()}",
         f"  data directory   {stack.data_dir}",
         f"  open dialects    {os.environ.get('SWITCHBOARD_OPEN_DIALECTS') or '(none)'}",

@@ -14,7 +14,8 @@ from infra.tables import table_specs  # noqa: E402
 
 STAGES = sorted(policy.chalice_config()["stages"])
 SCHEDULES = {"FleetSweep": "rate(1 minute)", "BatchAssign": "rate(1 minute)",
-             "FilesSweep": "rate(1 hour)"}
+             "FilesSweep": "rate(1 hour)", "SweepDeliveries": "rate(1 minute)"}
+CONSUMERS = {"MatchEvents": "DynamoDB", "SendDeliveries": "SQS"}
 
 
 def resources(template: dict, kind: str) -> dict[str, dict]:
@@ -159,10 +160,44 @@ def test_every_function_gets_tables_bucket_websocket_and_secrets(cdk, stage):
             assert "{{resolve:secretsmanager:" in text and refs(env[var]) <= set(secrets), var
         assert props["Role"] == {"Fn::GetAtt": [role, "Arn"]}, name
         assert props["MemorySize"] == 512
-        # API Gateway gives up at 29 s; the schedules get longer.
-        assert props["Timeout"] > 30 if name in SCHEDULES else props["Timeout"] == 30, name
+        # API Gateway gives up at 29 s; the schedules and consumers get longer.
+        long_running = name in SCHEDULES or name in CONSUMERS
+        assert props["Timeout"] > 30 if long_running else props["Timeout"] == 30, name
+        assert env["SWITCHBOARD_VAULT_KEY"] == {"Fn::GetAtt": [one(cdk, "AWS::KMS::Key")[0], "Arn"]}
+        assert refs(env["SWITCHBOARD_DELIVERIES_QUEUE"]) == {deliveries_queue(cdk)}
         assert (props.get("Tracing") == "Active") is (stage == "prod"), name
         assert "SWITCHBOARD_XRAY" in env if stage == "prod" else "SWITCHBOARD_XRAY" not in env
+
+
+def deliveries_queue(template: dict) -> str:
+    (name,) = [k for k, v in resources(template, "AWS::SQS::Queue").items()
+               if "RedrivePolicy" in v["Properties"]]
+    return name
+
+
+def test_outbound_consumers_follow_the_events_stream_and_the_deliveries_queue(cdk, stage):
+    functions = resources(cdk, "AWS::Serverless::Function")
+    tables = {t["Properties"]["TableName"]: k for k, t in resources(cdk, "AWS::DynamoDB::Table").items()}
+    events_table = tables[f"switchboard-{stage}-events"]
+    assert cdk["Resources"][events_table]["Properties"]["StreamSpecification"] == \
+        {"StreamViewType": "NEW_IMAGE"}
+    queue = deliveries_queue(cdk)
+    for name, kind in CONSUMERS.items():
+        (source,) = functions[name]["Properties"]["Events"].values()
+        assert source["Type"] == kind
+        field = "Stream" if kind == "DynamoDB" else "Queue"
+        expected = {"Fn::GetAtt": [events_table, "StreamArn"]} if kind == "DynamoDB" \
+            else {"Fn::GetAtt": [queue, "Arn"]}
+        assert source["Properties"][field] == expected, name
+    redrive = cdk["Resources"][queue]["Properties"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == 5
+    visibility = cdk["Resources"][queue]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * functions["SendDeliveries"]["Properties"]["Timeout"]
+    key_name, key = one(cdk, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == ("Retain" if stage == "prod" else "Delete")
+    (alias,) = resources(cdk, "AWS::KMS::Alias").values()
+    assert alias["Properties"]["AliasName"] == f"alias/switchboard-{stage}-vault"
 
 
 def test_schedules_come_from_the_app(cdk):
@@ -194,6 +229,13 @@ def test_role_grants_tables_indexes_bucket_and_connections(cdk, stage):
     assert "WebsocketAPI" in refs(connections["Resource"])
     assert "@connections" in json.dumps(connections["Resource"])
     assert bool(granted("xray:PutTraceSegments")) is (stage == "prod")
+    (kms,) = granted("kms:GenerateDataKey")
+    assert refs(kms["Resource"]) == {one(cdk, "AWS::KMS::Key")[0]}
+    (queue,) = granted("sqs:SendMessage")
+    assert refs(queue["Resource"]) == {deliveries_queue(cdk)}
+    (stream,) = granted("dynamodb:GetRecords")
+    assert "StreamArn" in json.dumps(stream["Resource"])
+    assert granted("ses:SendEmail")
 
 
 def test_rest_api_declares_binary_types(cdk):

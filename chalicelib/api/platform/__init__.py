@@ -4,9 +4,10 @@ from chalicelib.api.routing import DialectRouter
 
 router = DialectRouter(PLATFORM, __name__)
 
-from chalicelib.api.platform import (agents, approvals, auth, chat,  # noqa: E402,F401
+from chalicelib.api.platform import (agents, approvals, auth, breakers, chat,  # noqa: E402,F401
                                      collaboration, deadletter, files, knowledge,
-                                     marketplace, messages, security, settings, tasks,
-                                     triggers, workers, workflows)  # (modules register routes)
+                                     marketplace, messages, notifications, secrets, security,
+                                     settings, ssh, tasks, triggers, webhooks, workers,
+                                     workflows)  # (modules register their routes)
 
 blueprint = router.blueprint

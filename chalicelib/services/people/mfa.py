@@ -2,8 +2,8 @@
 single-use recovery codes.
 
 - `setup` makes a new secret and returns it once (with its otpauth:// URI and a QR code);
-  it is stored sealed (auth/sealing.py), never in clear, and is pending until `activate`
-  sees a valid code from it;
+  it is stored sealed by the vault (services/vault.py: KMS envelope encryption, bound to
+  the user), never in clear, and is pending until `activate` sees a valid code from it;
 - a code is accepted within one step either side of now (clock drift) and never twice:
   the last step accepted is kept on the user, and only a later step is accepted after it
   (a conditional write, so two racing uses of one code cannot both win);
@@ -20,7 +20,7 @@ import secrets as random
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.auth import sealing, secrets
+from chalicelib.auth import secrets
 from chalicelib.clock import now_ms
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.services import audit
@@ -33,16 +33,22 @@ RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"   # no 0/o, 1/l/i
 
 
+# A user's secret belongs to no one network: the vault binds it to the user instead.
+VAULT_SCOPE = "users"
+
+
 def _purpose(user_id: str) -> str:
     return f"mfa/{user_id}"
 
 
 def _seal(user_id: str, secret: str) -> str:
-    return sealing.seal(secret, network_id="", purpose=_purpose(user_id))
+    from chalicelib.services import vault
+    return vault.seal(secret, network_id=VAULT_SCOPE, purpose=_purpose(user_id))
 
 
 def _unseal(user_id: str, sealed: str) -> str:
-    return sealing.unseal(sealed, network_id="", purpose=_purpose(user_id))
+    from chalicelib.services import vault
+    return vault.unseal(sealed, network_id=VAULT_SCOPE, purpose=_purpose(user_id))
 
 
 def setup(user: R) -> dict:

@@ -1,9 +1,10 @@
 """A network's settings: typed values with defaults per category, validated on write.
 
 Only values changed from their default are stored (store/security.py: one item per value,
-one Query per network; the models load on first use, not at cold start). Secret settings (API keys, mail passwords) are sealed at rest
-(auth/sealing.py), never returned (`is_set` says whether one is), and unsealed only by
-`secret_value` for the code that uses them.
+one Query per network; the models load on first use, not at cold start). Secret settings
+(API keys, mail passwords) are sealed at rest by the vault (services/vault.py), never
+returned (`is_set` says whether one is), and opened only by `secret_value`, for the code
+that uses them.
 
 The `security` category is what the login path reads (services/people/security.py):
 password policy, lockout, sessions, MFA for administrators. Each of its settings says how
@@ -205,13 +206,13 @@ def values(network_id: str, category: str) -> dict[str, Any]:
 
 def secret_value(network_id: str, category: str, key: str) -> str:
     """A secret setting's plaintext ("" when unset), for the code that uses it."""
-    from chalicelib.auth import sealing
+    from chalicelib.services import vault
     if not spec(category, key).secret:
         raise ValueError(f"{category}.{key} is not a secret setting")
     item = _stored(network_id, category).get(f"{category}.{key}")
     if item is None or not item.sealed:
         return ""
-    return sealing.unseal(item.sealed, network_id=network_id, purpose=f"setting/{category}.{key}")
+    return vault.unseal(item.sealed, network_id=network_id, purpose=f"setting/{category}.{key}")
 
 
 def view(network_id: str) -> dict:
@@ -248,7 +249,7 @@ def write(network_id: str, changes: dict[tuple[str, str], Any], *, actor: str | 
     """Validate every change first (a refusal lists each bad value), then store them all
     in one transaction per 100. Returns the stored values by `category.key` (secrets as
     whether they are set). `fields` names each change's field in refusals."""
-    from chalicelib.auth import sealing
+    from chalicelib.services import vault
     from chalicelib.store.security import SettingRecord as S, settings_pk
     fields = fields or {}
     checked, errors = {}, []
@@ -274,8 +275,8 @@ def write(network_id: str, changes: dict[tuple[str, str], Any], *, actor: str | 
                         tx.delete(item)
                         written[dotted] = False
                         continue
-                    item.sealed = sealing.seal(value, network_id=network_id,
-                                               purpose=f"setting/{dotted}")
+                    item.sealed = vault.seal(value, network_id=network_id,
+                                             purpose=f"setting/{dotted}")
                     written[dotted] = True
                 else:
                     item.value = value

@@ -1,0 +1,47 @@
+"""The outbound consumers app.py wires to Lambda (and the local stack runs the same way):
+
+- `match_events`: the events table's DynamoDB stream → webhook deliveries and
+  notification rules (services/outbound/matcher.py);
+- `send_deliveries`: the deliveries queue (SQS) → one attempt per message;
+- `sweep_deliveries`: every minute, re-queue deliveries whose queue message was lost.
+"""
+from __future__ import annotations
+
+import os
+
+from chalicelib import logs
+from chalicelib.config import settings
+from chalicelib.services.outbound import deliveries, matcher
+
+log = logs.get("jobs")
+
+
+def events_stream_arn() -> str:
+    """The events table's stream, for `on_dynamodb_record`. Its ARN carries a label known
+    only once the table exists: the CDK stack replaces this placeholder with the real one
+    (infra/cdk/stack.py); `chalice deploy` needs SWITCHBOARD_EVENTS_STREAM_ARN set."""
+    cfg = settings()
+    return os.environ.get("SWITCHBOARD_EVENTS_STREAM_ARN") or \
+        f"arn:aws:dynamodb:{cfg.region}:000000000000:table/{cfg.table_prefix}events/stream/local"
+
+
+def deliveries_queue() -> str:
+    return settings().deliveries_queue
+
+
+def match_events(event) -> dict:
+    result = matcher.match(matcher.from_stream(event.to_dict().get("Records", [])))
+    if result["deliveries"]:
+        log.info("events matched", extra=result)
+    return result
+
+
+def send_deliveries(event) -> dict:
+    return deliveries.handle_messages([r["body"] for r in event.to_dict().get("Records", [])])
+
+
+def sweep_deliveries() -> dict:
+    result = deliveries.sweep()
+    if result["requeued"]:
+        log.warning("overdue deliveries re-queued", extra=result)
+    return result
