@@ -9,7 +9,8 @@
 - domain errors, malformed input and crashes come back in the dialect's own envelope;
 - every state-changing request (any method but GET, HEAD, OPTIONS) leaves one audit
   record, whatever its outcome (api/edge.py): `audit=` names the action where the
-  derived name (`tasks.create`) would not say it.
+  derived name (`tasks.create`) would not say it. A read a service marks as worth
+  recording (`audit.note(action=...)`: a secret revealed) leaves one too.
 
 A route several dialects share (`/health`) answers in the caller's dialect, decided in
 one place (`dialects.of_caller`).
@@ -246,7 +247,7 @@ class DialectRouter:
                 except Exception:
                     log.exception("unhandled error", extra={"path": path, "dialect": dialect.name})
                     response = internal_error_response(req.dialect)
-                if method not in edge.SAFE_METHODS:
+                if method not in edge.SAFE_METHODS or note.action:
                     edge.audit_request(req, method=method, template=path, action=audit,
                                        status=response.status_code, path_params=path_params,
                                        note=note)
