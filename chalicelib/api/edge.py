@@ -131,9 +131,13 @@ def audit_request(req, *, method: str, template: str, action: str | None, status
     try:
         principal = req.principal
         known = principal is not None and not principal.is_anonymous
-        actor_id = note.actor_id or (principal.user_id or principal.account_id if known else None)
-        actor_type = "user" if (note.actor_id or (known and principal.user_id)) else \
-            "token" if known else "anonymous"
+        if note.actor_id:
+            actor_id, actor_type = note.actor_id, note.actor_type or "token"
+        elif known:
+            actor_id = principal.user_id or principal.account_id
+            actor_type = "user" if principal.user_id else "token"
+        else:
+            actor_id, actor_type = None, "anonymous"
         target_type, target_id = _target(template, path_params)
         audit.append(note.network_id or (principal.network_id if known
                                          else settings().default_network_id),

@@ -70,6 +70,6 @@ def preflight(request, allowed: list[str], dialect) -> Response:
         return error_response(dialect, Forbidden(f"the origin {origin[:200]} is not allowed"))
     headers = {"Allow": ", ".join(allowed)}
     if origin:
-        headers.update(edge.preflight_headers(allowed,
-                                              request.headers.get("access-control-request-headers")))
+        requested = request.headers.get("access-control-request-headers")
+        headers.update(edge.preflight_headers(allowed, requested))
     return Response(body="", status_code=204, headers=headers)

@@ -66,7 +66,7 @@ def password_login(login: str, password: str, *, code: str | None = None,
                           ip_config=ip_config)
     if user is not None:
         audit.note(network_id=networks.default_network_for(user.user_id), actor_id=user.user_id,
-                   target_type="user", target_id=user.user_id)
+                   actor_type="user", target_type="user", target_id=user.user_id)
     guard.check()
     if not verify_password(user.password_hash if user else _decoy_hash(), password or "") \
             or user is None:
@@ -99,8 +99,8 @@ def second_step(temp_token: str, code: str, *, source_ip: str | None = None) -> 
     if record is None or record.kind != "mfa_challenge" or (record.expires_at or 0) < now_ms():
         raise Unauthorized("Invalid or expired MFA token")
     user = accounts.get_user(record.user_id)
-    audit.note(network_id=record.network_id, actor_id=user.user_id, target_type="user",
-               target_id=user.user_id, mfa=True)
+    audit.note(network_id=record.network_id, actor_id=user.user_id, actor_type="user",
+               target_type="user", target_id=user.user_id, mfa=True)
     config = security.for_user(user.user_id)
     guard = lockout.Guard(user=user, login=None, source_ip=source_ip, config=config,
                           ip_config=security.for_deployment())

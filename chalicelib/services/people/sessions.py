@@ -34,8 +34,8 @@ def _open(kind: str, user: R, network_id: str, config: Security, *, source_ip, u
           scopes=None) -> tuple[R, str]:
     _end_oldest(user.user_id, keep=config.max_concurrent_sessions - 1)
     return credentials.issue_credential(
-        kind, network_id, user_id=user.user_id, name="session" if kind == "refresh_token" else "login",
-        ttl_s=config.session_max_hours * 3600, idle_s=config.session_idle_minutes * 60,
+        kind, network_id, user_id=user.user_id,
+        name="session" if kind == "refresh_token" else "login", ttl_s=config.session_max_hours * 3600, idle_s=config.session_idle_minutes * 60,
         source_ip=source_ip, user_agent=user_agent, scopes=scopes)
 
 
@@ -56,8 +56,8 @@ def start_session(user: R, network_id: str | None = None, *, config: Security | 
     session, refresh = _open("refresh_token", user, network_id, config, source_ip=source_ip,
                              user_agent=user_agent, scopes=scopes)
     access, ttl = _access_token(user.user_id, network_id, session)
-    audit.note(network_id=network_id, actor_id=user.user_id, target_type="session",
-               target_id=session.token_id)
+    audit.note(network_id=network_id, actor_id=user.user_id, actor_type="user",
+               target_type="session", target_id=session.token_id)
     return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
             "expires_in": ttl, "network_id": network_id}
 
@@ -68,8 +68,8 @@ def start_login_token(user: R, network_id: str, config: Security, *,
     """A CommHub login: one user token, a session with the same limits."""
     session, token = _open("user_token", user, network_id, config, source_ip=source_ip,
                            user_agent=user_agent, scopes=scopes)
-    audit.note(network_id=network_id, actor_id=user.user_id, target_type="session",
-               target_id=session.token_id)
+    audit.note(network_id=network_id, actor_id=user.user_id, actor_type="user",
+               target_type="session", target_id=session.token_id)
     return token
 
 
@@ -96,8 +96,8 @@ def refresh_session(refresh_token: str) -> dict:
     check_idle(listing)
     credentials.touch(listing, R(record.pk, record.sk, last_used_at=listing.last_used_at))
     access, ttl = _access_token(record.user_id, record.network_id, record)
-    audit.note(network_id=record.network_id, actor_id=record.user_id, target_type="session",
-               target_id=record.token_id)
+    audit.note(network_id=record.network_id, actor_id=record.user_id, actor_type="user",
+               target_type="session", target_id=record.token_id)
     return {"access_token": access, "refresh_token": refresh_token, "token_type": "bearer",
             "expires_in": ttl, "network_id": record.network_id}
 
