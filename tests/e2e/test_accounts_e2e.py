@@ -7,6 +7,8 @@ import time
 import pyotp
 import pytest
 import requests
+import websockets
+import websockets.sync.client
 
 from tests.localstack import RunningStack
 
@@ -191,6 +193,9 @@ def test_an_ip_rule_blocks_127_0_0_1_and_is_lifted_with_force_from_ipv6(hub, adm
     blocked = requests.get(hub.url("/health"))
     assert blocked.status_code == 403, "before any handler, even an open route"
     assert requests.get(hub.url("/api/networks"), headers=admin).json()["error"] == "forbidden"
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        websockets.sync.client.connect(f"{hub.ws_url}/ws?token={admin['Authorization'][7:]}")
+    assert refused.value.response.status_code == 403, "WebSocket connects too"
     assert requests.get(hub.v6 + "/health").status_code == 200
     lifted = requests.put(hub.v6 + "/api/v1/security/ip-rules", json={"rules": [], "force": True},
                           headers=admin)
