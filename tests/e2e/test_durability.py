@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 import boto3
+import pytest
 import requests
 
 from tests.localstack import RunningStack
@@ -184,6 +185,7 @@ def test_a_torn_journal_tail_is_ignored_counted_and_cut(tmp_path, creds):
         stack.stop()
 
 
+@pytest.mark.soak
 def test_kills_during_compaction_lose_nothing(tmp_path, creds):
     """With a tiny compaction threshold the stack compacts every second under the burst:
     two kills land among compactions; nothing acknowledged is lost either time."""
