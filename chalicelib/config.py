@@ -65,6 +65,8 @@ class Settings:
     metrics_token: str | None
     metrics_cache_s: float
     exports_inline_max: int
+    cors_origins: tuple      # origins browsers may call from ("*": any, without credentials)
+    hsts: bool               # Strict-Transport-Security on every answer (deployed stages)
 
     def is_open(self, dialect: str) -> bool:
         return dialect in self.open_dialects
@@ -172,6 +174,10 @@ def settings() -> Settings:
         metrics_token=os.environ.get("SWITCHBOARD_METRICS_TOKEN") or None,
         metrics_cache_s=float(os.environ.get("SWITCHBOARD_METRICS_CACHE_S") or 15),
         exports_inline_max=_int("SWITCHBOARD_EXPORTS_INLINE_MAX", 4 * 1024 * 1024),
+        cors_origins=tuple(o.strip().rstrip("/") for o in
+                           os.environ.get("SWITCHBOARD_CORS_ORIGINS", "").split(",") if o.strip()),
+        # API Gateway serves HTTPS only; the local stack and tests serve plain HTTP.
+        hsts=_flag("SWITCHBOARD_HSTS", stage not in ("local", "test")),
     )
 
 

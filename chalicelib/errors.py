@@ -52,6 +52,12 @@ class ValidationFailed(BadRequest):
         self.errors = errors or [FieldError(("body", *field.split(".")), message)]
 
 
+class PasswordRejected(ValidationFailed):
+    """A new password breaks the password policy: 422 in every dialect, one FieldError per
+    failed rule (its `type` names the rule: `password_policy.min_length`, ...)."""
+    code = "password_policy"
+
+
 class MalformedBody(BadRequest):
     """The body cannot be read at all (not JSON, not an object, not UTF-8); `position` is
     the character offset of a JSON syntax error, when there is one. Its field error says
@@ -98,7 +104,12 @@ class PayloadTooLarge(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many attempts: `retry_after` seconds go out as the `Retry-After` header."""
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **details):
+        super().__init__(message, **details)
+        self.headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
 
 
 class TimedOut(DomainError):
@@ -110,6 +121,7 @@ class Unavailable(DomainError):
 
 
 STATUS = {
+    PasswordRejected: 422,
     BadRequest: 400,
     Unauthorized: 401,
     PaymentRequired: 402,

@@ -104,6 +104,18 @@ def lint(templates: dict[str, Path]) -> bool:
     return not (result.returncode & ~(4 | 8))
 
 
+REST_RESOURCE_QUOTA = 300   # API Gateway's default quota of resources per REST API
+
+
+def rest_resources(template: dict) -> set[str]:
+    """The REST API's resources: every path of its definition and every prefix of one."""
+    found = {"/"}
+    for path in template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]:
+        parts = path.strip("/").split("/")
+        found |= {"/" + "/".join(parts[:n]) for n in range(1, len(parts) + 1)}
+    return found
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="offline infrastructure check")
     parser.add_argument("--out", help="directory for the templates (default: a temporary one)")
@@ -128,6 +140,8 @@ def main(argv=None) -> int:
             print("cfn-lint: errors", file=sys.stderr)
             return 1
         print("cfn-lint: no errors")
+        count = len(rest_resources(load_templates(out)[f"chalice-{stages()[0]}"]))
+        print(f"REST API resources: {count} of API Gateway's {REST_RESOURCE_QUOTA}")
         env = {**os.environ, OUT_ENV: str(out.resolve())}
         tests = subprocess.run([sys.executable, "-m", "pytest", "-q", str(ROOT / "tests" / "infra")],
                                cwd=ROOT, env=env)

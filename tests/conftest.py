@@ -41,12 +41,14 @@ def fresh_aws():
     with mock_aws():
         import boto3
         from chalicelib.services import identity
+        from chalicelib.services.people import ip_rules
         from chalicelib.store import tables
         tables.create_all()
         boto3.client("s3").create_bucket(Bucket=config.settings().files_bucket)
         from infra.local import outbound  # the vault key, the SES sender, the deliveries queue
         outbound.provision(os.environ["AWS_DEFAULT_REGION"])
         identity._cache.clear()
+        ip_rules._cache.clear()
         from chalicelib.services import reactions
         reactions.forget()
         yield

@@ -123,7 +123,7 @@ def test_a_pull_answers_none_when_nothing_queued_is_for_this_node(sky, admin, ap
     create(sky, "needs a gpu", capabilities=["gpu"])
     register(sky, "cpu-only", ["text"])
     assert pull(sky, "cpu-only") is None, "none, not an error"
-    member = admin.post("/api/auth/register", {"username": "ops", "password": "secret-7"}).json
+    member = admin.post("/api/auth/register", {"username": "ops", "password": "correct-horse-7"}).json
     ops = api.bearer(member["network_token"])
     ops.post("/api/v1/workers/register", {"name": "unapproved", "capabilities": ["gpu"]})
     assert ops.get("/api/v1/workers/unapproved/tasks").json == [], "it waits for approval"

@@ -87,7 +87,7 @@ def test_platform_files_attach_to_tasks_list_paginate_and_delete(admin):
 
 def test_another_networks_file_id_is_404_everywhere(api, sky):
     file_id = sky_upload(sky, PAGE).json["file_id"]
-    outsider = api.post("/api/v1/auth/register", {"email": "eve@example.test", "password": "secret-99"})
+    outsider = api.post("/api/v1/auth/register", {"email": "eve@example.test", "password": "correct-horse-99"})
     eve = api.bearer(outsider.json["access_token"])  # a new organisation: another network
     assert outsider.json["network_id"] != "net_default"
     for path in (f"/api/v1/files/{file_id}", f"/api/v1/files/{file_id}/download",
@@ -190,10 +190,10 @@ def test_oversized_or_abandoned_presigned_uploads_are_discarded(admin, settings_
 
 
 def test_only_the_uploader_or_an_admin_deletes(api, admin):
-    made = admin.post("/api/v1/admin/users", {"email": "bob@example.test", "password": "secret-99"})
+    made = admin.post("/api/v1/admin/users", {"email": "bob@example.test", "password": "correct-horse-99"})
     assert made.status_code == 201
     bob = api.bearer(api.post("/api/v1/auth/login", {"email": "bob@example.test",
-                                                     "password": "secret-99"}).json["access_token"])
+                                                     "password": "correct-horse-99"}).json["access_token"])
     admins_file = admin.post("/api/v1/files/upload", **multipart({"file": ("a.txt", b"a")})).json["id"]
     bobs_file = bob.post("/api/v1/files/upload", **multipart({"file": ("b.txt", b"b")})).json["id"]
     assert bob.get(f"/api/v1/files/{admins_file}/download").body == b"a", "members read"

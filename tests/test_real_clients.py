@@ -85,11 +85,11 @@ def test_a_hub2d_reply_keeps_the_clients_error_and_latency(api, settings_env):
 
 def test_commhub_reports_one_role_per_user_and_refuses_duplicate_network_names(api):
     admin = api.bearer(ADMIN_TOKEN)
-    first = admin.post("/api/auth/register", {"username": "vincent", "password": "secret-99"}).json
-    second = admin.post("/api/auth/register", {"username": "mia", "password": "secret-99"}).json
+    first = admin.post("/api/auth/register", {"username": "vincent", "password": "correct-horse-99"}).json
+    second = admin.post("/api/auth/register", {"username": "mia", "password": "correct-horse-99"}).json
     for registered, role in ((first, "admin"), (second, "member")):
         login = api.post("/api/auth/login", {"username": registered["user"]["username"],
-                                             "password": "secret-99"}).json
+                                             "password": "correct-horse-99"}).json
         me = api.bearer(login["token"]).get("/api/auth/me").json
         assert registered["user"]["role"] == login["user"]["role"] == me["user"]["role"] == role
     bootstrap = api.post("/api/auth/login", {"username": "admin", "password": "admin-password"}).json

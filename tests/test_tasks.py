@@ -121,7 +121,7 @@ def test_routing_respects_capabilities_load_fairness_and_explicit_assignment(sky
 
 
 def test_self_registered_workers_wait_for_approval(api, admin):
-    member = admin.post("/api/auth/register", {"username": "ops", "password": "secret-7"}).json
+    member = admin.post("/api/auth/register", {"username": "ops", "password": "correct-horse-7"}).json
     ops = api.bearer(member["network_token"])
     worker = ops.post("/api/v1/workers/register", {"name": "w1", "hostname": "h1"}).json
     assert worker["is_approved"] is False
@@ -198,7 +198,7 @@ def test_lists_are_paginated_and_scoped_to_the_network(api, sky, admin):
     assert titles == [f"t{i}" for i in reversed(range(7))] and third["next_cursor"] is None
     assert [t["title"] for t in admin.get("/api/v1/tasks?limit=2&offset=3").json] == ["t3", "t2"]
 
-    outsider = admin.post("/api/auth/register", {"username": "eve", "password": "secret-8"}).json
+    outsider = admin.post("/api/auth/register", {"username": "eve", "password": "correct-horse-8"}).json
     eve = api.bearer(outsider["token"])
     network = eve.post("/api/networks", {"name": "eve's"}).json["network_id"]
     eve_token = eve.post("/api/tokens", {"name": "x", "network_id": network}).json["token"]

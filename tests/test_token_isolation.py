@@ -13,7 +13,7 @@ def outpost(api):
     """Ursula belongs to the default network (A), founds network X and makes a network
     token for X. A holds a task and a message she could read with her own token."""
     admin = api.bearer(ADMIN_TOKEN)
-    ursula = admin.post("/api/auth/register", {"username": "ursula", "password": "secret-1"}).json
+    ursula = admin.post("/api/auth/register", {"username": "ursula", "password": "correct-horse-1"}).json
     user = api.bearer(ursula["token"])
     x = user.post("/api/networks", {"name": "outpost"}).json["network_id"]
     token = user.post("/api/tokens", {"name": "agent", "network_id": x}).json["token"]

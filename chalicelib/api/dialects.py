@@ -80,6 +80,31 @@ PLATFORM, GEMMANET, SKYCETUS, HUB2D, COMMHUB = Platform(), GemmaNet(), SkyCetus(
 BY_NAME = {d.name: d for d in (PLATFORM, GEMMANET, SKYCETUS, HUB2D, COMMHUB)}
 
 
+# The credential a caller presents says which API it speaks: CommHub tokens, SkyCetus's
+# secret header, the platform's JWTs and API keys.
+CREDENTIAL_DIALECTS = (("utok_", "commhub"), ("ntok_", "commhub"), ("eyJ", "platform"),
+                       ("sbk_", "platform"))
+
+
+def of_caller(request, owner: Dialect, shared_with: tuple[Dialect, ...]) -> Dialect:
+    """The dialect to answer a caller of a route several dialects document (`/health`):
+    the one it names (`X-Switchboard-Dialect` or `?dialect=`), else the one its credential
+    belongs to, else the route's owner."""
+    candidates = {d.name: d for d in (owner, *shared_with)}
+    headers, query = request.headers, request.query_params or {}
+    named = (headers.get("x-switchboard-dialect") or query.get("dialect") or "").strip().lower()
+    if named in candidates:
+        return candidates[named]
+    if headers.get("x-matrix-secret") and "skycetus" in candidates:
+        return candidates["skycetus"]
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    token = (token or scheme).strip() or (query.get("token") or "")
+    for prefix, name in CREDENTIAL_DIALECTS:
+        if token.startswith(prefix) and name in candidates:
+            return candidates[name]
+    return owner
+
+
 def for_path(path: str) -> Dialect:
     """The dialect a path belongs to when no route claims it (unknown routes)."""
     if path.startswith("/api/v1/"):

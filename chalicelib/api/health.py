@@ -1,13 +1,14 @@
-"""Health routes several dialects share, each answer the union of their fields.
+"""Health routes.
 
-- `/health`          platform {status, service, version} + CommHub {status, version, uptime}
+- `/health`          platform {status: "healthy", service, version}; CommHub {status: "ok",
+                     version, uptime} — each caller in its own dialect (dialects.of_caller)
 - `/healthz`         Hub2d {status, version, clients}
 - `/api/v1/status`   SkyCetus {status, version, uptime, nodes_count, tasks_count} +
                      GemmaNet {status, version, online_nodes, total_tasks_today}
 """
 import time
 
-from chalicelib.api.dialects import GEMMANET, HUB2D, PLATFORM
+from chalicelib.api.dialects import COMMHUB, GEMMANET, HUB2D, PLATFORM
 from chalicelib.api.routing import OPEN, PUBLIC, DialectRouter
 from chalicelib.config import VERSION
 from chalicelib.services import messaging, nodes, tasks
@@ -22,9 +23,12 @@ def uptime_s() -> int:
     return int(time.monotonic() - _STARTED)
 
 
-@router.route("/health", auth=PUBLIC)
+@router.route("/health", auth=PUBLIC, shared_with=(COMMHUB,))
 def health(req):
-    return {"status": "ok", "service": "switchboard", "version": VERSION, "uptime": uptime_s()}
+    if req.dialect is COMMHUB:
+        return {"status": "ok", "version": VERSION, "uptime": uptime_s()}
+    return {"status": "healthy", "service": "switchboard", "version": VERSION,
+            "uptime": uptime_s()}
 
 
 @router.route("/healthz", auth=OPEN, dialect=HUB2D)

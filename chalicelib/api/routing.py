@@ -1,11 +1,19 @@
 """How a dialect adapter declares routes.
 
 `DialectRouter.route` wraps a handler so that the adapter only translates:
-- the caller is authenticated as the route declares (`any`, `admin`, `open`, `public`);
+- the caller is authenticated as the route declares (`any`, `admin`, `open`, `public`),
+  its network's IP rules and its credential's scopes allow the route;
 - path parameters, the query and the body are read into the route's declared input
   models (api/inputs.py) before the handler runs: the handler gets `req.params` and
   `req.body` of the declared types, never raw input;
-- domain errors, malformed input and crashes come back in the dialect's own envelope.
+- domain errors, malformed input and crashes come back in the dialect's own envelope;
+- every state-changing request (any method but GET, HEAD, OPTIONS) leaves one audit
+  record, whatever its outcome (api/edge.py): `audit=` names the action where the
+  derived name (`tasks.create`) would not say it. A read a service marks as worth
+  recording (`audit.note(action=...)`: a secret revealed) leaves one too.
+
+A route several dialects share (`/health`) answers in the caller's dialect, decided in
+one place (`dialects.of_caller`).
 
 Every declared route is recorded in ROUTES, with its input models: the method/404
 fallbacks, the auth tests, the input sweep and the API description read it.
@@ -22,11 +30,13 @@ from urllib.parse import parse_qsl
 from chalice import Blueprint, Response
 
 from chalicelib import logs
-from chalicelib.api import inputs
-from chalicelib.api.dialects import Dialect
+from chalicelib.api import edge, inputs
+from chalicelib.api.dialects import Dialect, of_caller
+from chalicelib.auth import scopes
 from chalicelib.auth.principal import Principal, anonymous
 from chalicelib.auth.resolver import presented_secret
 from chalicelib.config import settings
+from chalicelib.services import audit as _audit
 from chalicelib.errors import (DomainError, Forbidden, MalformedBody, PayloadTooLarge,
                                Unauthorized)
 
@@ -45,6 +55,7 @@ class RouteSpec(NamedTuple):
     auth: str
     body: type | None = None    # the body model (api/inputs.Input), read from body over query
     query: type | None = None   # the query model, read from the query string
+    audit: str | None = None    # the audit action, when not derived from the path
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -88,6 +99,15 @@ class ApiRequest:
     @property
     def context(self) -> dict:
         return self._request.context or {}
+
+    @property
+    def source_ip(self) -> str | None:
+        """The caller's address as API Gateway reports it (never a header it could write)."""
+        return edge.source_ip(self.context)
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.headers.get("user-agent")
 
     @cached_property
     def json(self) -> dict:
@@ -151,25 +171,34 @@ class ApiRequest:
         return key.strip() if key and key.strip() else None
 
 
-def authenticate(req: ApiRequest, auth: str) -> Principal:
+def authenticate(req: ApiRequest, auth: str, method: str, path: str) -> Principal:
+    """The caller, as the route needs it: then its network's IP rules (the deployment's
+    were checked before routing) and its credential's scopes."""
     if auth == PUBLIC:
         return anonymous(settings().default_network_id)
-    from chalicelib.services import identity
+    from chalicelib.services.people import credentials, ip_rules
     secret = presented_secret(req.headers, req.query, req.json_or_none)
     if secret:
-        principal = identity.resolve_secret(secret)
+        principal = credentials.resolve_secret(secret)
     elif auth == OPEN and settings().is_open(req.dialect.name):
         return anonymous(settings().default_network_id)
     else:
         raise Unauthorized("missing credentials")
+    req.principal = principal  # known from here on, for the audit record of a refusal
+    if principal.network_id != settings().default_network_id:
+        ip_rules.check(principal.network_id, req.source_ip)
     if auth == ADMIN and not principal.is_admin:
         raise Forbidden("this route needs an administrator")
+    refusal = scopes.refusal(principal.scopes, method, path, auth == ADMIN)
+    if refusal:
+        raise Forbidden(refusal)
     return principal
 
 
 def error_response(dialect: Dialect, error: DomainError, headers: dict | None = None) -> Response:
     status = dialect.status(error)
-    return Response(body=dialect.body(error, status), status_code=status, headers=headers or {})
+    return Response(body=dialect.body(error, status), status_code=status,
+                    headers={**getattr(error, "headers", {}), **(headers or {})})
 
 
 def internal_error_response(dialect: Dialect) -> Response:
@@ -186,36 +215,48 @@ class DialectRouter:
         self.blueprint = Blueprint(import_name)
 
     def route(self, path: str, methods=("GET",), auth: str = ANY, dialect: Dialect | None = None,
-              body: type | None = None, query: type | None = None):
-        """Declare a route; `dialect` overrides the router's for routes several dialects share.
+              body: type | None = None, query: type | None = None, audit: str | None = None,
+              shared_with: tuple[Dialect, ...] = ()):
+        """Declare a route; `dialect` overrides the router's. `shared_with` names the other
+        dialects that document this same route: each caller is answered in its own.
 
         `body` and `query` are its input models (api/inputs.Input): the handler gets them as
-        `req.body` (body fields over query fields) and `req.params` (query only)."""
+        `req.body` (body fields over query fields) and `req.params` (query only). `audit`
+        names the action its audit records carry."""
         dialect = dialect or self.dialect
         blueprint = self.blueprint
 
         def decorator(handler):
             def view(**path_params):
-                req = ApiRequest(blueprint.current_request, dialect)
+                request = blueprint.current_request
+                method = request.method
+                req = ApiRequest(request, of_caller(request, dialect, shared_with)
+                                 if shared_with else dialect)
+                note = _audit.begin()
                 try:
-                    req.principal = authenticate(req, auth)
+                    req.principal = authenticate(req, auth, method, path)
                     inputs.check_path(path_params)
                     if query is not None:
                         req.params = inputs.decode(query, query=req.query)
                     if body is not None:
                         req.body = inputs.decode(body, query=req.query, body=req.form_or_json())
                     result = handler(req, **path_params)
+                    response = result if isinstance(result, Response) else Response(body=result)
                 except DomainError as error:
-                    return error_response(dialect, error)
+                    response = error_response(req.dialect, error)
                 except Exception:
                     log.exception("unhandled error", extra={"path": path, "dialect": dialect.name})
-                    return internal_error_response(dialect)
-                return result if isinstance(result, Response) else Response(body=result)
+                    response = internal_error_response(req.dialect)
+                if method not in edge.SAFE_METHODS or note.action:
+                    edge.audit_request(req, method=method, template=path, action=audit,
+                                       status=response.status_code, path_params=path_params,
+                                       note=note)
+                return response
 
             view.__name__ = f"{dialect.name}_{handler.__module__.rsplit('.', 1)[-1]}_{handler.__name__}"
             blueprint.route(path, methods=list(methods), content_types=ALL_CONTENT_TYPES,
                             name=view.__name__)(view)
             for method in methods:
-                ROUTES.append(RouteSpec(path, method, dialect.name, auth, body, query))
+                ROUTES.append(RouteSpec(path, method, dialect.name, auth, body, query, audit))
             return handler
         return decorator

@@ -20,6 +20,7 @@ class Principal(NamedTuple):
     token_id: str | None = None
     roles: frozenset = frozenset()
     system_admin: bool = False
+    scopes: frozenset | None = None  # what the credential may do (auth/scopes.py); None: all
 
     @property
     def is_admin(self) -> bool:

@@ -25,6 +25,7 @@ PREFIXES = {
     "refresh_token": "rtok_",
     "admin_token": "sba_",
     "shared_secret": "sbs_",
+    "mfa_challenge": "mfa_",   # a login's second step (five minutes; authorizes nothing else)
 }
 
 

@@ -10,11 +10,15 @@ Keys
 - login lookup   pk LOGIN#<username|email> sk LOGIN           (global: logins are unique)
 - credential     pk CRED#<keyed hash>      sk CRED            (global: a bearer presents only
                                                                 the secret; the item names its network)
+- session        pk NET#<net>              sk SESSION#<token_id> (a network's live sessions, for
+                                                                admins: points at the token record)
+- lockout        pk LOCKOUT#<USER|LOGIN|IP>#<id>  sk LOCKOUT  (global: failed logins counted per
+                                                                account and per source address)
 """
 from __future__ import annotations
 
-from pynamodb.attributes import (JSONAttribute, NumberAttribute, UnicodeAttribute,
-                                 UnicodeSetAttribute)
+from pynamodb.attributes import (BooleanAttribute, JSONAttribute, ListAttribute,
+                                 NumberAttribute, UnicodeAttribute, UnicodeSetAttribute)
 
 from chalicelib.store.base import TableModel, meta
 
@@ -48,3 +52,20 @@ class IdentityRecord(TableModel):
     updated_at = NumberAttribute(null=True)
     expires_at = NumberAttribute(null=True)
     last_used_at = NumberAttribute(null=True)
+    # users: MFA (secrets sealed, recovery codes hashed) and password history (argon2 hashes)
+    mfa_enabled = BooleanAttribute(null=True)
+    mfa_secret = UnicodeAttribute(null=True)
+    mfa_pending = UnicodeAttribute(null=True)
+    mfa_last_step = NumberAttribute(null=True)      # the last TOTP time step accepted
+    recovery_hashes = UnicodeSetAttribute(null=True)
+    password_history = ListAttribute(of=UnicodeAttribute, null=True)
+    password_changed_at = NumberAttribute(null=True)
+    # credentials: where a session started, what a key may do, how long a session may idle
+    source_ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    scopes = UnicodeSetAttribute(null=True)
+    idle_s = NumberAttribute(null=True)
+    # lockout counters
+    failures = NumberAttribute(null=True)
+    window_start = NumberAttribute(null=True)
+    locked_until = NumberAttribute(null=True)

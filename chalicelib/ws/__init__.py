@@ -17,7 +17,7 @@ from chalicelib import logs
 from chalicelib.auth.principal import anonymous
 from chalicelib.auth.resolver import presented_secret
 from chalicelib.config import settings
-from chalicelib.errors import DomainError
+from chalicelib.errors import DomainError, Forbidden
 from chalicelib.services import connections
 
 log = logs.get("ws")
@@ -37,7 +37,10 @@ def connect(event) -> dict:
     protocol = protocol_of(raw)
     headers = CaseInsensitiveMapping(raw.get("headers") or {})
     secret = presented_secret(headers, raw.get("queryStringParameters") or {})
+    from chalicelib.services.people import ip_rules
+    source_ip = ((raw.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     try:
+        ip_rules.check(settings().default_network_id, source_ip)
         if secret:
             from chalicelib.services import identity
             principal = identity.resolve_secret(secret)
@@ -45,6 +48,9 @@ def connect(event) -> dict:
             principal = anonymous(settings().default_network_id)
         else:
             return {"statusCode": 401, "body": "missing credentials"}
+        ip_rules.check(principal.network_id, source_ip)
+    except Forbidden as error:
+        return {"statusCode": 403, "body": error.message}
     except DomainError as error:
         return {"statusCode": 401, "body": error.message}
     connections.open_connection(event.connection_id, protocol, principal)

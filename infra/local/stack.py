@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 DEFAULT_OPEN_DIALECTS = "gemmanet,hub2d"
+# Web apps served by their own dev servers (the platform's web app defaults to port 3000).
+DEFAULT_CORS_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
 
 
 def _local_keys(data_dir: Path) -> dict:
@@ -33,7 +35,10 @@ def _local_keys(data_dir: Path) -> dict:
 
 class LocalStack:
     def __init__(self, host: str, port: int, data_dir: Path):
-        self.host, self.port, self.data_dir = host, port, data_dir
+        # HOST may list several addresses ("127.0.0.1,::1"): the stack listens on each,
+        # so a client can call from IPv4 and IPv6 loopback (IP rules see both addresses).
+        self.hosts = [h.strip() for h in host.split(",") if h.strip()] or ["127.0.0.1"]
+        self.host, self.port, self.data_dir = self.hosts[0], port, data_dir
         self.moto = None
         self.persistence = None
         self.scheduler = None
@@ -42,8 +47,8 @@ class LocalStack:
 
     @property
     def base_url(self) -> str:
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{shown}:{self.port}"
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://[{shown}]:{self.port}" if ":" in shown else f"http://{shown}:{self.port}"
 
     # ------------------------------------------------------------------ start
 
@@ -66,6 +71,7 @@ class LocalStack:
         env["SWITCHBOARD_WS_ENDPOINT"] = self.base_url
         env.setdefault("SWITCHBOARD_STAGE", "local")
         env.setdefault("SWITCHBOARD_OPEN_DIALECTS", DEFAULT_OPEN_DIALECTS)
+        env.setdefault("SWITCHBOARD_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
         env.setdefault("SWITCHBOARD_TOKEN_PEPPER", keys["token_pepper"])
         env.setdefault("SWITCHBOARD_JWT_SECRET", keys["jwt_secret"])
 
@@ -113,7 +119,11 @@ class LocalStack:
         config = uvicorn.Config(self.gateway, host=self.host, port=self.port, lifespan="off",
                                 log_level="warning", ws_max_size=256 * 1024,
                                 timeout_graceful_shutdown=3, ws_ping_interval=None)
-        uvicorn.Server(config).run()
+        server = uvicorn.Server(config)
+        if len(self.hosts) == 1:
+            server.run()
+        else:
+            server.run(sockets=[_listening_socket(h, self.port) for h in self.hosts])
 
     def stop(self) -> None:
         if self.consumers:
@@ -131,13 +141,25 @@ class LocalStack:
             self.moto.stop()
 
 
+def _listening_socket(host: str, port: int):
+    import socket
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((host, port))
+    return sock
+
+
 def banner(stack: LocalStack, info: dict) -> str:
     ws = stack.base_url.replace("http://", "ws://")
     boot = info["bootstrap"]
     lines = [
         "",
         "Switchboard local stack",
-        f"  base URL         {stack.base_url}",
+        f"  base URL         {stack.base_url}"
+        + (f"   (also listening on {', '.join(stack.hosts[1:])})" if len(stack.hosts) > 1 else ""),
         f"  WebSocket        {ws}/ws/node   (GemmaNet nodes)",
         f"                   {ws}/ws        (platform events)",
         f"  Management API   {stack.base_url}/@connections/{{id}}",

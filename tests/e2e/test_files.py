@@ -120,7 +120,7 @@ def test_another_networks_file_id_is_404_over_http(stack, sky_headers):
     file_id = requests.post(stack.url("/api/v1/file/upload"), headers=sky_headers,
                             files={"file": ("secret.txt", b"only ours")}, timeout=30).json()["file_id"]
     org = requests.post(stack.url("/api/v1/auth/register"),
-                        json={"email": "mallory@example.test", "password": "secret-99"}, timeout=30)
+                        json={"email": "mallory@example.test", "password": "correct-horse-99"}, timeout=30)
     assert org.status_code == 201, org.text
     other = {"Authorization": f"Bearer {org.json()['access_token']}"}
     for path in (f"/api/v1/files/{file_id}", f"/api/v1/files/{file_id}/download",

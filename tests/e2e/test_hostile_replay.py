@@ -13,7 +13,7 @@ EXAMPLES = [
     ("1 login", "POST", "/api/v1/auth/login", None, '{"email":12345,"password":"x"}',
      422, "platform", "body -> email"),
     ("1 register", "POST", "/api/auth/register", "admin",
-     '{"username":true,"password":"secret-123"}', 400, "commhub", "username"),
+     '{"username":true,"password":"correct-horse-123"}', 400, "commhub", "username"),
     ("1 refresh", "POST", "/api/v1/auth/refresh", None, '{"refresh_token":12345}',
      422, "platform", "body -> refresh_token"),
     ("1 change-password", "POST", "/api/v1/auth/change-password", "session",
@@ -79,7 +79,7 @@ def credentials(stack, creds):
     """Headers for each credential the examples use."""
     admin = {"Authorization": f"Bearer {creds['admin_token']}"}
     user = requests.post(stack.url("/api/auth/register"), headers=admin,
-                         json={"username": "replayer", "password": "secret-123"}).json()
+                         json={"username": "replayer", "password": "correct-horse-123"}).json()
     session = requests.post(stack.url("/api/v1/auth/login"),
                             json={"email": creds["admin_email"],
                                   "password": creds["admin_password"]}).json()

@@ -10,7 +10,7 @@ from tests.localstack import RunningStack
 
 def test_health_routes_answer_over_http(stack):
     health = requests.get(stack.url("/health")).json()
-    assert health["status"] == "ok" and "version" in health and "uptime" in health
+    assert health["status"] == "healthy" and "version" in health and "uptime" in health
     healthz = requests.get(stack.url("/healthz")).json()  # hub2d is open on the local stack
     assert healthz["status"] == "ok" and isinstance(healthz["clients"], int)
 
@@ -21,7 +21,7 @@ def test_unknown_routes_wrong_methods_and_bad_json_answer_in_the_dialects_shape(
     commhub_unknown = requests.get(stack.url("/api/nothing"))
     assert commhub_unknown.status_code == 404 and commhub_unknown.json()["error"] == "not_found"
     wrong = requests.get(stack.url("/api/v1/auth/login"))
-    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST, OPTIONS"
     bad = requests.post(stack.url("/api/auth/login"), data="{oops",
                         headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and bad.json()["error"] == "malformed_json"
@@ -69,7 +69,7 @@ def test_data_survives_a_restart_and_ctrl_c_stops_cleanly(tmp_path, creds):
     try:
         registered = requests.post(stack.url("/api/auth/register"),
                                    headers={"Authorization": f"Bearer {creds['admin_token']}"},
-                                   json={"username": "persisted", "password": "keep-me-1"})
+                                   json={"username": "persisted", "password": "keep-me-around-1"})
         assert registered.status_code == 200
         token = registered.json()["token"]
     finally:
@@ -81,7 +81,7 @@ def test_data_survives_a_restart_and_ctrl_c_stops_cleanly(tmp_path, creds):
         me = requests.get(again.url("/api/auth/me"), headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["user"]["username"] == "persisted"
         login = requests.post(again.url("/api/auth/login"),
-                              json={"username": "persisted", "password": "keep-me-1"})
+                              json={"username": "persisted", "password": "keep-me-around-1"})
         assert login.status_code == 200
     finally:
         again.stop()

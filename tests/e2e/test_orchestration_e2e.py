@@ -205,11 +205,11 @@ def colleague_token(hub, creds):
     """A second person in the default network (a user of it, logged in)."""
     admin = Client(hub, creds["admin_token"])
     created = admin.post("/api/v1/admin/users", json={
-        "email": "colleague@example.test", "password": "colleague-password-1A!",
+        "email": "colleague@example.test", "password": "second-reviewer-phrase-1A!",
         "full_name": "Colleague", "role": "operator"})
     assert created.status_code in (200, 201), created.text
     login = requests.post(hub.url("/api/v1/auth/login"), json={
-        "email": "colleague@example.test", "password": "colleague-password-1A!"})
+        "email": "colleague@example.test", "password": "second-reviewer-phrase-1A!"})
     return login.json()["access_token"]
 
 

@@ -52,7 +52,7 @@ def fresh_network(stack, creds) -> requests.Session:
     network collects other tests' tasks)."""
     admin = {"Authorization": f"Bearer {creds['admin_token']}"}
     user = requests.post(stack.url("/api/auth/register"), headers=admin,
-                         json={"username": f"u{time.time_ns()}", "password": "secret-9"}).json()
+                         json={"username": f"u{time.time_ns()}", "password": "correct-horse-9"}).json()
     own = {"Authorization": f"Bearer {user['token']}"}
     network = requests.post(stack.url("/api/networks"), json={"name": "repro"},
                             headers=own).json()["network_id"]

@@ -26,7 +26,9 @@ def test_bootstrap_a_deployed_stage(aws, monkeypatch, capsys):
                      if "admin token" in line)
         principal = identity.resolve_secret(token)
         assert "admin" in principal.roles
-        identity.authenticate("ops@example.test", "a-long-admin-password")
+        from chalicelib.services.people import login
+        assert login.password_login("ops@example.test", "a-long-admin-password").user.role == \
+            "admin"
 
         assert bootstrap.main(["--stage", "test", "--admin-email", "ops@example.test"]) == 0
         assert "already bootstrapped" in capsys.readouterr().out

@@ -245,6 +245,24 @@ def test_rest_api_declares_binary_types(cdk):
     assert "*/*" in types                  # base64 downloads decoded for any Accept
 
 
+def test_every_path_answers_other_methods_and_preflights_through_the_function(cdk):
+    """Every path has API Gateway's ANY method, answered by the app: OPTIONS preflights
+    (allowed origins are configuration, not a mock integration's fixed headers) and 405s,
+    never API Gateway's 403. One method per path, not one per missing method."""
+    paths = cdk["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for path, methods in paths.items():
+        anything = methods["x-amazon-apigateway-any-method"]
+        assert anything["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
+        assert set(methods) - {"x-amazon-apigateway-any-method"} <= \
+            {"get", "post", "put", "patch", "delete"}, path
+
+
+def test_the_rest_api_stays_within_its_resource_quota(cdk):
+    from infra.check import REST_RESOURCE_QUOTA, rest_resources
+    count = len(rest_resources(cdk))
+    assert count <= REST_RESOURCE_QUOTA, f"{count} resources"
+
+
 def test_no_dependency_cycle(cdk):
     graph = {}
     for name, resource in cdk["Resources"].items():

@@ -4,12 +4,13 @@ from typing import Annotated, Literal
 from chalice import Response
 from msgspec import Meta
 
-from chalicelib.api.commhub import listing, router
-from chalicelib.api.inputs import Email, Id, Input, Line, Name, Secret, Text
+from chalicelib.api.commhub import Scoped, listing, router
+from chalicelib.api.inputs import Cursor, Email, Id, Input, Limit, Line, Name, Secret, Text, Word
 from chalicelib.api.routing import ADMIN, PUBLIC
 from chalicelib.clock import sql_time
 from chalicelib.errors import Forbidden, require
 from chalicelib.services import identity
+from chalicelib.services.people import sessions
 
 TOKEN_KINDS = ("user_token", "network_token", "api_key")
 
@@ -22,8 +23,10 @@ class Registration(Input):
 
 
 class Login(Input):
+    """A user with MFA sends the current code as `totp_code` (CommHub has no second step)."""
     username: Name
     password: Secret
+    totp_code: Secret | None = None
 
 
 class Profile(Input):
@@ -87,14 +90,16 @@ def _user_id(req) -> str:
     return req.principal.user_id
 
 
-@router.route("/api/auth/register", methods=["POST"], auth=ADMIN, body=Registration)
+@router.route("/api/auth/register", methods=["POST"], auth=ADMIN, body=Registration,
+              audit="register")
 def register(req):
     # Registration is gated by the bootstrap token: the new user joins that token's network.
+    from chalicelib.services.people import security
     network_id, body = req.principal.network_id, req.body
     user, role = identity.enroll(network_id, username=body.username, password=body.password,
                                  email=body.email, display_name=body.display_name)
-    _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
-                                         name="login")
+    token = sessions.start_login_token(user, network_id, security.governing(network_id),
+                                       source_ip=req.source_ip, user_agent=req.user_agent)
     _, network_token = identity.issue_credential("network_token", network_id,
                                                  name=f"{user.username} network token",
                                                  roles=("member",))
@@ -102,12 +107,16 @@ def register(req):
             "network_token": network_token, "network_id": network_id}
 
 
-@router.route("/api/auth/login", methods=["POST"], auth=PUBLIC, body=Login)
+@router.route("/api/auth/login", methods=["POST"], auth=PUBLIC, body=Login, audit="login")
 def login(req):
-    user = identity.authenticate(req.body.username, req.body.password)
+    from chalicelib.services.people import login as logins
+    body = req.body
+    done = logins.password_login(body.username, body.password, code=body.totp_code,
+                                 source_ip=req.source_ip, second_step=False)
+    user = done.user
     network_id = identity.default_network_for(user.user_id)
-    _, token = identity.issue_credential("user_token", network_id, user_id=user.user_id,
-                                         name="login")
+    token = sessions.start_login_token(user, network_id, done.config, source_ip=req.source_ip,
+                                       user_agent=req.user_agent, scopes=done.scopes)
     return {"ok": True, "user": user_in(user, network_id), "token": token,
             "network_id": network_id}
 
@@ -134,10 +143,12 @@ def update_me(req):
                                             email=req.body.email))
 
 
-@router.route("/api/auth/password", methods=["POST"], body=PasswordChange)
+@router.route("/api/auth/password", methods=["POST"], body=PasswordChange,
+              audit="password.change")
 def change_password(req):
-    identity.change_password(_user_id(req), req.body.old_password, req.body.new_password)
-    return {"ok": True}
+    ended = identity.change_password(_user_id(req), req.body.old_password, req.body.new_password,
+                                     keep_token=req.principal.token_id, source_ip=req.source_ip)
+    return {"ok": True, "sessions_ended": ended}
 
 
 @router.route("/api/networks", methods=["GET"])
@@ -241,3 +252,31 @@ def revoke_token(req, token_id):
 def list_users(req):
     members = identity.list_members(req.principal.network_id)
     return listing("users", [user_view(identity.get_user(m.user_id), m.role) for m in members])
+
+
+class AuditQuery(Scoped):
+    limit: Limit = 50
+    cursor: Cursor | None = None
+    action: Word | None = None
+
+
+def audit_view(entry) -> dict:
+    return {"id": entry.id, "action": entry.action, "outcome": entry.outcome,
+            "status_code": entry.status_code,
+            "user_id": entry.actor_id if entry.actor_type == "user" else None,
+            "actor_type": entry.actor_type, "actor_id": entry.actor_id,
+            "target_type": entry.target_type, "target_id": entry.target_id,
+            "ip_address": entry.source_ip, "method": entry.method, "path": entry.route,
+            "details": entry.details, "created_at": sql_time(entry.created_at)}
+
+
+@router.route("/api/audit-log", auth=ADMIN, query=AuditQuery)
+def audit_log(req):
+    """The network's audit trail, newest first: owners and administrators only."""
+    from chalicelib.services import audit
+    principal = identity.scope_to_network(req.principal, req.params.network_id)
+    if not principal.is_admin:
+        raise Forbidden("only the network's owners and administrators can read its audit log")
+    entries, cursor = audit.entries(principal.network_id, limit=req.params.limit,
+                                    before=req.params.cursor, action=req.params.action)
+    return listing("logs", [audit_view(e) for e in entries], next_cursor=cursor)

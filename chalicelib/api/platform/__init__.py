@@ -7,7 +7,7 @@ router = DialectRouter(PLATFORM, __name__)
 from chalicelib.api.platform import (agents, approvals, auth, breakers, chat,  # noqa: E402,F401
                                      collaboration, deadletter, exports, files, insight,
                                      knowledge, marketplace, messages, notifications, secrets,
-                                     ssh, tasks, triggers, webhooks, workers,
+                                     security, settings, ssh, tasks, triggers, webhooks, workers,
                                      workflows)  # (modules register their routes)
 
 blueprint = router.blueprint
