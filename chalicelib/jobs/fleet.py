@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from chalicelib import logs
 from chalicelib.services import nodes, tasks
-from chalicelib.services.insight import metrics
 from chalicelib.store.nodes import NodeRecord
 
 log = logs.get("jobs")
@@ -32,6 +31,7 @@ def sweep() -> dict:
                 networks.add(node.network_id)
     for network_id in networks:  # give released work to the nodes still alive
         tasks.assign_pending(network_id)
+    from chalicelib.services.insight import metrics  # only this job and /metrics use it
     metrics.remember_networks(seen)  # the networks /metrics reports on
     summary = {"offline": went_offline, "released": released}
     log.info("sweep", extra=summary)

@@ -11,7 +11,6 @@ import os
 
 from chalicelib import logs
 from chalicelib.config import settings
-from chalicelib.services.outbound import deliveries, matcher
 
 log = logs.get("jobs")
 
@@ -29,7 +28,12 @@ def deliveries_queue() -> str:
     return settings().deliveries_queue
 
 
+# Each consumer imports the outbound services itself: every function loads app.py, and
+# only these consumers need them at once (cold start).
+
+
 def match_events(event) -> dict:
+    from chalicelib.services.outbound import matcher
     result = matcher.match(matcher.from_stream(event.to_dict().get("Records", [])))
     if result["deliveries"]:
         log.info("events matched", extra=result)
@@ -37,10 +41,12 @@ def match_events(event) -> dict:
 
 
 def send_deliveries(event) -> dict:
+    from chalicelib.services.outbound import deliveries
     return deliveries.handle_messages([r["body"] for r in event.to_dict().get("Records", [])])
 
 
 def sweep_deliveries() -> dict:
+    from chalicelib.services.outbound import deliveries
     result = deliveries.sweep()
     if result["requeued"]:
         log.warning("overdue deliveries re-queued", extra=result)
