@@ -25,13 +25,14 @@ from chalicelib.api.inputs import Input, Object, check_value
 from chalicelib.clock import iso
 from chalicelib.config import settings
 from chalicelib.errors import MalformedBody, PayloadTooLarge, ValidationFailed
+from chalicelib.limits import FILE_TASK_ID_MAX
 from chalicelib.services import files
 
 UPLOAD_URL_PATH = "/api/v1/files/upload-url"
 MAX_PARTS = 32
 
 # A file's task is stored as given (services/files.py checks it is printable).
-TaskRef = Annotated[str, Meta(max_length=files.TASK_ID_MAX)]
+TaskRef = Annotated[str, Meta(max_length=FILE_TASK_ID_MAX)]
 
 
 class UploadQuery(Input):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from chalicelib import logs
 from chalicelib.services import nodes, tasks
-from chalicelib.store.nodes import NodeRecord
 
 log = logs.get("jobs")
 
 
 def _all_nodes():
+    from chalicelib.store.nodes import NodeRecord  # the table loads when the job runs
     return NodeRecord.scan(consistent_read=True)
 
 

@@ -31,11 +31,11 @@ from chalicelib.auth.principal import Principal
 from chalicelib.config import settings
 from chalicelib.errors import IllegalTransition, PaymentRequired, TimedOut, ValidationFailed
 from chalicelib.services import tasks
+from chalicelib.limits import CALL_CONTENT_MAX as MAX_CONTENT
 
 POLL_FIRST_S = 0.002
 POLL_FRACTION = 0.25  # of the time waited so far
 POLL_MAX_S = 0.05
-MAX_CONTENT = 200_000
 FAILED = {"failed", "dead_lettered", "expired", "cancelled"}
 
 

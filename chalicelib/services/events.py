@@ -28,9 +28,34 @@ def register_types(*names: str) -> None:
 
 def known_type(name: str) -> bool:
     """An event type, `*`, or a family wildcard such as `agent.*`."""
+    if _known(name):
+        return True
+    if not _every_family_loaded:
+        _load_every_family()
+        return _known(name)
+    return False
+
+
+def _known(name: str) -> bool:
     if name == "*" or name in _types:
         return True
     return name.endswith(".*") and any(t.startswith(name[:-1]) for t in _types)
+
+
+_every_family_loaded = False
+
+
+def _load_every_family() -> None:
+    """Families declare their types when imported, and services load on first use
+    (chalicelib/services/__init__.py): before refusing a type, load them all, once."""
+    global _every_family_loaded
+    import importlib
+    import pkgutil
+
+    import chalicelib.services as package
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        importlib.import_module(module.name)
+    _every_family_loaded = True
 
 
 def record(network_id: str, event_type: str, data: dict, *, target: str | None = None,

@@ -1,7 +1,9 @@
 """What happens after a change is committed: pushes to live WebSocket connections.
 
 - every event goes to the platform `/ws` connections subscribed to its type;
-- a node account's balance change goes to the node as CREDIT_UPDATE.
+- a node account's balance change goes to the node as CREDIT_UPDATE;
+- each committed batch goes to services/reactions.py (the fast path of reactions, whose
+  durable path reads the event log).
 Pushes are a fast path, never the only copy: a push to a gone connection forgets the
 connection. (Tasks are pushed to their nodes by services/handoff.py, which also decides
 whether a task was already handed.)
@@ -25,14 +27,6 @@ SUBSCRIBERS_TTL_S = 1.0
 
 _subscribers: dict[str, tuple[float, list]] = {}
 _lock = threading.Lock()
-_listeners: list = []
-
-
-def listen(listener):
-    """Call `listener(network_id, events)` after every commit (services/reactions.py): the
-    fast path of reactions, whose durable path reads the event log."""
-    _listeners.append(listener)
-    return listener
 
 
 def _event_subscribers(network_id: str) -> list:
@@ -81,11 +75,11 @@ def announce(network_id: str, events) -> None:
                     connections.deliver(connection.connection_id, platform_event(event))
         except Exception:  # a failed push must never undo or fail the committed change
             log.exception("push failed", extra={"network_id": network_id, "event": event.type})
-    for listener in _listeners:
-        try:
-            listener(network_id, events)
-        except Exception:  # the durable path (the event log) will try again
-            log.exception("listener failed", extra={"network_id": network_id})
+    from chalicelib.services import reactions  # imports fanout: a cycle at module level
+    try:
+        reactions.dispatch(network_id, events)
+    except Exception:  # the durable path (the event log) will try again
+        log.exception("reactions failed", extra={"network_id": network_id})
 
 
 def credit_changed(network_id: str, account_id: str, entry, reason: str) -> None:

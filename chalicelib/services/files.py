@@ -34,11 +34,11 @@ from chalicelib.services.insight import counters
 from chalicelib.store.base import cancelled_by_condition, idempotency_key, page, transaction
 from chalicelib.store.files import (PENDING, READY, FileKeyRecord, FileRecord as F, file_key,
                                     object_key, task_key)
+from chalicelib.limits import FILE_TASK_ID_MAX as TASK_ID_MAX
 
 URL_TTL_S = 3600                   # presigned download and upload URLs live one hour
 UPLOAD_GRACE_S = 24 * 3600         # an unconfirmed upload is swept this long after its URL expires
 FILENAME_MAX = 255
-TASK_ID_MAX = 128
 METADATA_MAX = 8 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")

@@ -29,9 +29,9 @@ from chalicelib.store.base import cancelled_by_condition, idempotency_key, page,
 from chalicelib.store.events import EventRecord
 from chalicelib.store.messages import (MessageRecord as M, message_key, party_key, pending_pk,
                                        presence_pk, replies_pk)
+from chalicelib.limits import RECEIVE_MAX as MAX_RECEIVE
 
 MAX_CONTENT_BYTES = 256 * 1024
-MAX_RECEIVE = 100
 BROADCAST_CHUNK = 40  # deliveries per transaction (two items each, under DynamoDB's 100)
 CARRIED = ("msg_id", "network_id", "sender", "recipient", "content", "type", "channel",
            "subject", "broadcast_id", "require_ack", "event_id", "source", "extra", "created_at")

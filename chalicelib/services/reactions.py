@@ -16,6 +16,7 @@ fast path checks a per-instance cache of followed networks.
 """
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from typing import Callable
@@ -24,7 +25,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib import logs
 from chalicelib.clock import now_ms
-from chalicelib.services import events, fanout
+from chalicelib.services import events
 from chalicelib.store.reactions import REACTOR_DUE, CheckpointRecord as C, checkpoint_key
 from chalicelib.store.records import time_key
 
@@ -39,6 +40,11 @@ _caches: list[dict] = []
 _lock = threading.Lock()
 
 
+# The packages whose modules register handlers. Services load on first use
+# (chalicelib/services/__init__.py), so a function may dispatch before any of them loaded.
+REACTING_PACKAGES = ("chalicelib.services.orchestration",)
+
+
 def load_with(loader: Callable) -> None:
     """`loader()` imports the modules that register handlers; it runs before the first
     dispatch (families load on first use: services/orchestration/__init__.py)."""
@@ -46,6 +52,8 @@ def load_with(loader: Callable) -> None:
 
 
 def _load() -> None:
+    for package in REACTING_PACKAGES:
+        importlib.import_module(package)  # a package registers its loader when imported
     while _loaders:
         _loaders.pop()()
 
@@ -92,9 +100,6 @@ def dispatch(network_id: str, batch, *, fast: bool = True) -> None:
                 except Exception:  # the next sweep dispatches it again
                     log.exception("reaction failed", extra={"network_id": network_id,
                                                             "event": event.type})
-
-
-fanout.listen(dispatch)
 
 
 def followed(network_id: str) -> bool:

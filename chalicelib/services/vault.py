@@ -34,16 +34,16 @@ from chalicelib.services.records import Family, Page
 from chalicelib.store.records import time_key
 from chalicelib.store.vault import (SecretRecord, SecretVersionRecord, expiry_partition,
                                     version_key)
+from chalicelib.limits import (SECRET_EXPIRING_MAX_DAYS as MAX_EXPIRING_DAYS,
+                               SECRET_VALUE_MAX_CHARS as MAX_VALUE_CHARS)
 
 log = logs.get("vault")
 FORMAT = "sb1"
 MASK = "********"
-MAX_VALUE_CHARS = 64 * 1024
 MAX_NAME_CHARS = 255
 MAX_CATEGORY_CHARS = 64
 MAX_DESCRIPTION_CHARS = 2000
 MAX_METADATA_CHARS = 4000
-MAX_EXPIRING_DAYS = 3650
 
 
 class VaultUnavailable(Unavailable):

@@ -10,13 +10,14 @@ from chalicelib.api.inputs import IdempotencyKey, Input, Limit, Object, Secret
 from chalicelib.api.gemmanet import router
 from chalicelib.clock import iso
 from chalicelib.config import settings
+from chalicelib.limits import CALL_CONTENT_MAX
 from chalicelib.services import calls, ledger
 
 
 class CallRequest(Input):
     """The GemmaNet SDK's body; `api_key` is read by the credential resolver."""
     task_type: Annotated[str, Meta(min_length=1, max_length=64)]
-    content: Annotated[str, Meta(max_length=calls.MAX_CONTENT)]
+    content: Annotated[str, Meta(max_length=CALL_CONTENT_MAX)]
     params: Object | None = None
     max_cost: Annotated[int, Meta(ge=0, le=10**15)] | None = None
     api_key: Secret | None = None

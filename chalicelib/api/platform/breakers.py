@@ -10,11 +10,12 @@ from chalicelib.api.platform import router
 from chalicelib.api.platform.listing import Paging, listing
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
+from chalicelib.limits import BREAKER_LIMITS
 from chalicelib.services.outbound import breakers
 
 
 def _limit(field: str):
-    low, high = breakers.LIMITS[field]
+    low, high = BREAKER_LIMITS[field]
     return Annotated[int, Meta(ge=low, le=high)] | None
 
 

@@ -16,6 +16,7 @@ from chalicelib.api.platform.agents import agent_view
 from chalicelib.api.platform.tasks import task_view
 from chalicelib.api.transfer import FileResponse
 from chalicelib.errors import FieldError, ValidationFailed
+from chalicelib.limits import ANALYTICS_MAX_DAYS
 from chalicelib.services import tasks
 from chalicelib.services.insight import analytics
 
@@ -28,7 +29,7 @@ AGENT_COUNTS = ("tasks_completed", "tasks_failed", "total_tasks", "success_rate"
 class ExportQuery(Input):
     type: Literal["tasks", "agents", "analytics"] = "tasks"
     limit: Annotated[int, Meta(ge=1, le=100_000)] = 10_000   # tasks, newest first
-    days: Annotated[int, Meta(ge=1, le=analytics.MAX_DAYS)] = 30  # analytics
+    days: Annotated[int, Meta(ge=1, le=ANALYTICS_MAX_DAYS)] = 30  # analytics
 
 
 def _task_rows(network_id: str, limit: int) -> list[dict]:

@@ -11,9 +11,10 @@ from chalicelib.api.inputs import Input
 from chalicelib.api.platform import router
 from chalicelib.api.routing import ADMIN
 from chalicelib.errors import require
+from chalicelib.limits import ANALYTICS_MAX_DAYS
 from chalicelib.services.insight import analytics, cost
 
-Days = Annotated[int, Meta(ge=1, le=analytics.MAX_DAYS)]
+Days = Annotated[int, Meta(ge=1, le=ANALYTICS_MAX_DAYS)]
 Threshold = Annotated[float, Meta(gt=0, le=1000)]
 
 

@@ -15,7 +15,6 @@ from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
 from chalicelib.services import notifications
-from chalicelib.services.notifications import recipient_of
 from chalicelib.services.outbound import channels
 
 Severity = Literal["info", "warning", "error", "critical"]
@@ -80,32 +79,34 @@ def rule_view(record) -> dict:
 # --------------------------------------------------------------------------- inbox
 
 
+def _me(req) -> str:
+    """The caller as a notification recipient."""
+    return notifications.recipient_of(req.principal)
+
+
 @router.route("/api/v1/notifications", query=InboxQuery)
 def list_notifications(req):
     query = req.params
-    page = notifications.list_notifications(req.principal.network_id, recipient_of(req.principal),
-                                            unread=query.unread, severity=query.severity,
-                                            **query.window())
+    page = notifications.list_notifications(req.principal.network_id, _me(req), unread=query.unread,
+                                            severity=query.severity, **query.window())
     return listing(page, notifications.view, query)
 
 
 @router.route("/api/v1/notifications/unread-count")
 def unread_count(req):
-    count = notifications.unread_count(req.principal.network_id, recipient_of(req.principal))
+    count = notifications.unread_count(req.principal.network_id, _me(req))
     return {"unread_count": count, "count": count}
 
 
 @router.route("/api/v1/notifications/{notification_id}/read", methods=["PUT"])
 def mark_read(req, notification_id):
-    record = notifications.mark_read(req.principal.network_id, recipient_of(req.principal),
-                                     notification_id)
+    record = notifications.mark_read(req.principal.network_id, _me(req), notification_id)
     return {"id": notifications.public_id(record), "is_read": True, "read_at": iso(record.read_at)}
 
 
 @router.route("/api/v1/notifications/read-all", methods=["PUT"])
 def mark_all_read(req):
-    return {"marked_count": notifications.mark_all_read(req.principal.network_id,
-                                                        recipient_of(req.principal))}
+    return {"marked_count": notifications.mark_all_read(req.principal.network_id, _me(req))}
 
 
 # --------------------------------------------------------------------------- channels
@@ -153,7 +154,7 @@ def list_rules(req):
 @router.route("/api/v1/notifications/rules", methods=["POST"], auth=ADMIN, body=RuleFields)
 def create_rule(req):
     record = notifications.create_rule(req.principal.network_id, actor=req.principal.account_id,
-                                       recipient=recipient_of(req.principal),
+                                       recipient=_me(req),
                                        **_rule_fields(req.body))
     return Response(body=rule_view(record), status_code=201)
 

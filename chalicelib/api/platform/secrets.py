@@ -14,9 +14,10 @@ from chalicelib.api.platform import router
 from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso, now_ms
+from chalicelib.limits import SECRET_EXPIRING_MAX_DAYS, SECRET_VALUE_MAX_CHARS
 from chalicelib.services import vault
 
-Value = Annotated[str, Meta(min_length=1, max_length=vault.MAX_VALUE_CHARS)]
+Value = Annotated[str, Meta(min_length=1, max_length=SECRET_VALUE_MAX_CHARS)]
 
 
 class SecretQuery(Paging):
@@ -51,7 +52,7 @@ class Rotation(Input):
 
 
 class ExpiringQuery(Input):
-    days: Annotated[int, Meta(ge=1, le=vault.MAX_EXPIRING_DAYS)] = 7
+    days: Annotated[int, Meta(ge=1, le=SECRET_EXPIRING_MAX_DAYS)] = 7
 
 
 def _ms(value) -> float | None:

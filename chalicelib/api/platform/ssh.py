@@ -10,6 +10,7 @@ from chalicelib.api.platform import router
 from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.api.routing import ADMIN
 from chalicelib.clock import iso
+from chalicelib.limits import SSH_COMMAND_MAX_CHARS, SSH_TIMEOUT_MAX_S
 from chalicelib.services.outbound import ssh
 
 Host = Annotated[str, Meta(min_length=1, max_length=255)]
@@ -34,8 +35,8 @@ class ConnectionFields(Input):
 
 
 class Command(Input):
-    command: Annotated[str, Meta(min_length=1, max_length=ssh.MAX_COMMAND_CHARS)]
-    timeout: Annotated[float, Meta(gt=0, le=ssh.MAX_TIMEOUT_S)] | None = None
+    command: Annotated[str, Meta(min_length=1, max_length=SSH_COMMAND_MAX_CHARS)]
+    timeout: Annotated[float, Meta(gt=0, le=SSH_TIMEOUT_MAX_S)] | None = None
 
 
 def _fields(body: ConnectionFields) -> dict:

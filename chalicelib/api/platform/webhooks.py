@@ -13,7 +13,8 @@ from chalicelib.api.inputs import Input, Name, Text, Word
 from chalicelib.api.platform import router
 from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
-from chalicelib.services.notifications import recipient_of
+from chalicelib.limits import WEBHOOK_DEFAULT_BACKOFF_S, WEBHOOK_DEFAULT_MAX_RETRIES, WEBHOOK_MAX_RETRIES
+from chalicelib.services import notifications
 from chalicelib.services.outbound import deliveries, webhooks
 
 Url = Annotated[str, Meta(min_length=1, max_length=2048)]
@@ -22,8 +23,8 @@ MASK = "***"
 
 
 class RetryPolicy(Input):
-    max_retries: Annotated[int, Meta(ge=0, le=deliveries.MAX_RETRIES)] = deliveries.DEFAULT_MAX_RETRIES
-    backoff_seconds: Annotated[float, Meta(ge=1, le=86400)] = deliveries.DEFAULT_BACKOFF_S
+    max_retries: Annotated[int, Meta(ge=0, le=WEBHOOK_MAX_RETRIES)] = WEBHOOK_DEFAULT_MAX_RETRIES
+    backoff_seconds: Annotated[float, Meta(ge=1, le=86400)] = WEBHOOK_DEFAULT_BACKOFF_S
 
 
 class WebhookFields(Input):
@@ -85,7 +86,8 @@ def list_webhooks(req):
 def create_webhook(req):
     body = req.body
     record, secret = webhooks.create_webhook(
-        req.principal.network_id, actor=req.principal.account_id, owner=recipient_of(req.principal),
+        req.principal.network_id, actor=req.principal.account_id,
+        owner=notifications.recipient_of(req.principal),
         name=body.name, url=body.url, events=body.events, secret=body.secret,
         headers=body.headers, is_active=body.is_active, retry_policy=_policy(body.retry_policy),
         description=body.description)

@@ -14,6 +14,7 @@ from chalicelib.api.inputs import Content, Cursor, IdempotencyKey, Id, Input, Li
 from chalicelib.api.skycetus import router
 from chalicelib.clock import iso
 from chalicelib.errors import require
+from chalicelib.limits import RECEIVE_MAX
 from chalicelib.services import messaging
 
 TRANSPORT = "dynamodb"
@@ -31,7 +32,7 @@ class Send(Input):
 
 class Receive(Input):
     node_id: Id
-    count: Annotated[int, Meta(ge=1, le=messaging.MAX_RECEIVE)] = 10
+    count: Annotated[int, Meta(ge=1, le=RECEIVE_MAX)] = 10
     blocking: bool = False
     timeout: Annotated[float, Meta(ge=0, le=3600)] = 5.0
 
@@ -46,7 +47,7 @@ class Ack(Input):
     """One `message_id`, or (our extension) a list of them in `message_ids`."""
     node_id: Id
     message_id: Id | None = None
-    message_ids: Annotated[list[Id], Meta(min_length=1, max_length=messaging.MAX_RECEIVE)] | None = None
+    message_ids: Annotated[list[Id], Meta(min_length=1, max_length=RECEIVE_MAX)] | None = None
 
 
 class History(Input):

@@ -6,3 +6,7 @@
 - exports.py   tasks, agents and analytics as json, csv or xlsx
 - metrics.py   the Prometheus exposition of /metrics
 """
+
+from chalicelib.services import on_first_use
+
+__getattr__ = on_first_use(__name__)  # modules load on first use (see chalicelib/services)

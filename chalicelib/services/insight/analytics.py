@@ -18,8 +18,8 @@ from chalicelib.services.insight.counters import DURATION_BUCKETS_S, bucket_name
 from chalicelib.store.base import in_parallel
 from chalicelib.store.insight import (TOTAL_PREFIX, agent_pk, day_pk, model_pk, read_days,
                                       read_prefix)
+from chalicelib.limits import ANALYTICS_MAX_DAYS as MAX_DAYS
 
-MAX_DAYS = 365
 SUMMED = ("created", "completed", "failed", "dur_ms", "dur_n", "usd_nanos", "credits",
           "in_tokens", "out_tokens", "cost_n", "messages", "files", "file_bytes")
 

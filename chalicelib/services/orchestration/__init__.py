@@ -3,20 +3,18 @@ runs, triggers, approvals, code reviews, collaboration sessions, chat, knowledge
 marketplace. Tasks these make are ordinary tasks (services/tasks.py); what happens when
 they end is driven by the event log (services/reactions.py, orchestration/work.py).
 
-Cold start: the families load on first use. Adapters and jobs reach them as attributes of
-this package (`orchestration.agents.create(...)`), which imports the module then; the
-reactions load them the first time a network that uses orchestration has events. So a
-function that never touches orchestration never pays for its models. What must be known
-without loading them — the event types a /ws client may subscribe to — is declared here.
+Cold start: the families load on first use, like every service (chalicelib/services): adapters
+and jobs reach them as attributes of this package (`orchestration.agents.create(...)`), and
+the reactions load them the first time a network that uses orchestration has events. So a
+function that never touches orchestration never pays for its models. The event types a /ws
+client may subscribe to are declared here, for when the package is loaded.
 """
 from __future__ import annotations
 
 import importlib
 
-from chalicelib.services import events, reactions
+from chalicelib.services import events, on_first_use, reactions
 
-FAMILIES = ("agents", "approvals", "chat", "collaboration", "knowledge", "marketplace",
-            "memories", "reviews", "triggers", "work", "workflows")
 # The modules whose reactions must be registered before a followed network's events are
 # dispatched.
 REACTING = ("work", "workflows", "triggers", "approvals", "reviews", "chat")
@@ -30,10 +28,7 @@ events.register_types(
     "collaboration.context")
 
 
-def __getattr__(name: str):
-    if name in FAMILIES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = on_first_use(__name__)
 
 
 reactions.load_with(lambda: [importlib.import_module(f"{__name__}.{module}")

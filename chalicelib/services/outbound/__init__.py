@@ -15,3 +15,7 @@ webhooks    subscriptions (and their test delivery)
 channels    notification channels: Slack, Telegram, generic webhooks (HTTP) and email (SES)
 ssh         SSH connections: handshake, pinned host keys, execute
 """
+
+from chalicelib.services import on_first_use
+
+__getattr__ = on_first_use(__name__)  # modules load on first use (see chalicelib/services)

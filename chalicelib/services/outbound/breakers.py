@@ -34,13 +34,12 @@ from chalicelib.services import events, fanout
 from chalicelib.services.records import Family, Page
 from chalicelib.store.base import transaction
 from chalicelib.store.outbound import BreakerRecord as B
+from chalicelib.limits import BREAKER_LIMITS as LIMITS
 
 log = logs.get("breakers")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 DEFAULTS = {"failure_threshold": 5, "recovery_timeout_s": 60, "success_threshold": 1,
             "window_s": 120}
-LIMITS = {"failure_threshold": (1, 1000), "recovery_timeout_s": (1, 86400),
-          "success_threshold": (1, 100), "window_s": (1, 86400)}
 TRIAL_LEASE_MS = 30_000      # a half-open trial that never reports frees its slot after this
 MAX_NAME_CHARS = 255
 

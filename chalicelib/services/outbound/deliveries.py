@@ -27,6 +27,7 @@ nothing of URLs or secrets.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import time
@@ -47,12 +48,12 @@ from chalicelib.services.records import COUNT_BUDGET, Page
 from chalicelib.store.base import page, transaction
 from chalicelib.store.outbound import DUE_DELIVERY, DeliveryRecord as D, delivery_pk
 from chalicelib.store.records import time_key
+from chalicelib.limits import (WEBHOOK_DEFAULT_BACKOFF_S as DEFAULT_BACKOFF_S,
+                               WEBHOOK_DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES,
+                               WEBHOOK_MAX_RETRIES as MAX_RETRIES)
 
 log = logs.get("deliveries")
 PENDING, RETRYING, SUCCEEDED, DEAD = "pending", "retrying", "succeeded", "dead"
-DEFAULT_MAX_RETRIES = 11           # with 60 s first: the last attempt ~24 h after the first
-DEFAULT_BACKOFF_S = 60
-MAX_RETRIES = 20
 MAX_BACKOFF_MS = 8 * 3600 * 1000
 JITTER = 0.1
 SQS_MAX_DELAY_S = 900
@@ -80,10 +81,20 @@ class TargetKind:
 
 
 _kinds: dict[str, TargetKind] = {}
+# The module that registers each kind when imported: services load on first use
+# (chalicelib/services/__init__.py), so a worker may meet a kind before its module loaded.
+KIND_MODULES = {"webhook": "chalicelib.services.outbound.webhooks",
+                "channel": "chalicelib.services.outbound.channels"}
 
 
 def register(kind: str, *, prepare, settle) -> None:
     _kinds[kind] = TargetKind(prepare, settle)
+
+
+def _kind(name: str) -> TargetKind:
+    if name not in _kinds:
+        importlib.import_module(KIND_MODULES[name])
+    return _kinds[name]
 
 
 # --------------------------------------------------------------------------- policy
@@ -222,7 +233,7 @@ def attempt(pk: str, sk: str) -> str:
                       (D.lease_until.does_not_exist() | (D.lease_until < now)))
     except UpdateError:
         return "busy"
-    kind = _kinds[record.target_kind]
+    kind = _kind(record.target_kind)
     try:
         send = kind.prepare(record)
     except TargetGone as gone:
@@ -304,7 +315,7 @@ def deliver_now(record: D) -> tuple[D, Outcome | None]:
     lease = now_ms() + int(settings().outbound_timeout_s * 1000) + 20_000
     record.max_attempts, record.lease_until = 1, lease
     record.save(condition=D.pk.does_not_exist())
-    send = _kinds[record.target_kind].prepare(record)
+    send = _kind(record.target_kind).prepare(record)
     admission, outcome = _through_breaker(record, send)
     if outcome is None:
         _finish(record, lease, Outcome(error=f"circuit breaker {send.breaker} is open until "

@@ -27,14 +27,14 @@ from chalicelib.services import audit, vault
 from chalicelib.services.outbound import breakers, guard
 from chalicelib.services.records import Family, Page
 from chalicelib.store.outbound import SSHConnectionRecord as S
+from chalicelib.limits import (SSH_COMMAND_MAX_CHARS as MAX_COMMAND_CHARS,
+                               SSH_TIMEOUT_MAX_S as MAX_TIMEOUT_S)
 
 log = logs.get("ssh")
 SSH = Family(S, kind="ssh_connection", id_prefix="ssh", label="SSH connection")
 OUTPUT_CAP = 64 * 1024
 DEFAULT_TIMEOUT_S = 20
-MAX_TIMEOUT_S = 25
 CONNECT_TIMEOUT_S = 10
-MAX_COMMAND_CHARS = 8192
 AUTH_TYPES = ("password", "key")
 
 

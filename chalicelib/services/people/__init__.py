@@ -15,3 +15,7 @@
 - bootstrap    the first start
 services/identity.py re-exports the names callers used before this package existed.
 """
+
+from chalicelib.services import on_first_use
+
+__getattr__ = on_first_use(__name__)  # modules load on first use (see chalicelib/services)
