@@ -13,8 +13,8 @@ step:
 - of type `task` creates one task (routed like any task; to the step's agent's node when it
   names an agent) whose payload carries the run's input and its dependencies' outputs;
 - of type `wait` waits `config.wait_seconds` in the due-time index (the sweep wakes it);
-- of types `notify`, `parallel`, `condition` completes at once (`notify` emits a
-  `notification` event).
+- of types `notify`, `parallel`, `condition` completes at once (`notify` notifies its
+  `recipients` in-app and sends to its `channel_ids`: services/orchestration/notify.py).
 Progress is driven by task ends, never by polling workflows: when a step's task ends,
 `work.task_moved` calls `step_task_ended`, which completes the step (its output is the
 task's result), adds it to each dependent's set of finished dependencies (an atomic set
@@ -34,7 +34,7 @@ from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
 from chalicelib.services import audit, events, fanout, reactions, tasks
-from chalicelib.services.orchestration import agents, approvals, work
+from chalicelib.services.orchestration import agents, approvals, notify, work
 from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.base import transaction
 from chalicelib.store.records import time_key
@@ -119,7 +119,7 @@ def add_step(network_id: str, workflow_id: str, fields: dict, *, created_by: str
     config = fields.get("config") or {}
     if not isinstance(config, dict):
         raise ValidationFailed("config", "'config' must be an object")
-    _check_config(step_type, config)
+    _check_config(network_id, step_type, config)
     existing = steps(network_id, workflow_id)
     if len(existing) >= MAX_STEPS:
         raise Conflict(f"a workflow has at most {MAX_STEPS} steps")
@@ -153,7 +153,7 @@ def add_step(network_id: str, workflow_id: str, fields: dict, *, created_by: str
     return step
 
 
-def _check_config(step_type: str, config: dict) -> None:
+def _check_config(network_id: str, step_type: str, config: dict) -> None:
     condition = config.get("condition")
     if condition is not None:
         if not isinstance(condition, dict) or condition.get("operator", "eq") not in OPERATORS \
@@ -166,6 +166,8 @@ def _check_config(step_type: str, config: dict) -> None:
                 or not 0 < seconds <= MAX_WAIT_S:
             raise ValidationFailed("config.wait_seconds",
                                    f"a wait step needs 'wait_seconds' (1-{MAX_WAIT_S})")
+    if step_type == "notify":
+        notify.check(network_id, config, "config")
 
 
 # --------------------------------------------------------------------------- runs
@@ -332,11 +334,13 @@ def _begin(run: R, step: RS, context: dict, all_steps: list[RS], *, expect) -> N
         return
     output = None
     if step.step_type == "notify":
-        events.publish(run.network_id, "notification",
-                       {"subject": config.get("subject") or f"Workflow step {step.name}",
-                        "body": config.get("message"), "workflow_id": run.workflow_id,
-                        "run_id": run.id, "step": step.name}, source=f"workflow:{run.id}")
-        output = {"notified": True}
+        # keyed by the run's step (and timed by the run): a step readied twice notifies once
+        output = notify.send(run.network_id, config,
+                             subject=config.get("subject") or f"Workflow step {step.name}",
+                             body=config.get("body") or config.get("message") or "",
+                             key=f"wf:{run.id}:{step.id}", at_ms=run.created_at, source=run.id,
+                             metadata={"workflow_id": run.workflow_id, "run_id": run.id,
+                                       "step": step.name})
     elif step.step_type == "condition":
         output = {"result": condition_holds(config.get("condition"), context)}
     _move_step(step, "completed", expect=expect, started_at=stamp, finished_at=stamp,
