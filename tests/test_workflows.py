@@ -152,3 +152,47 @@ def test_the_event_log_sweep_finishes_what_the_fast_path_missed(aws, monkeypatch
                                 "merge": "running"}
     reactions.catch_up()  # again: nothing new happens
     assert len(tasks.list_tasks(NET)[0]) == 3
+
+
+def test_approvals_expire_at_their_deadline_and_fail_what_waited(aws, monkeypatch):
+    """The due sweep expires a pending approval at its deadline (through the due-time
+    index), which fails the task it held; a decision after the deadline is refused even
+    before the sweep, and a gated step behind an expired approval fails its run."""
+    from chalicelib import clock
+    monkeypatch.setattr(clock, "_offset_ms", clock._offset_ms)  # undone after the test
+    worker("w1")
+    principal = Principal(NET, "user", "user:1")
+    held, _ = tasks.create(principal, title="migrate", source="platform", requested_node="w1",
+                           requires_approval=True, approval_timeout_s=60)
+    held = tasks.get(NET, held.task_id)
+    assert held.status == "awaiting_approval"
+    approval = approvals.get(NET, held.approval_id)
+    deadline = approval.deadline
+    assert approvals.expire_due(deadline - 1) == 0  # not yet
+    assert approvals.status_of(approvals.get(NET, approval.id)) == "pending"
+
+    assert approvals.expire_due(deadline) == 1
+    assert approvals.expire_due(deadline + 1000) == 0  # expired once
+    expired = approvals.get(NET, approval.id)
+    assert expired.status == "expired" and expired.rejection_reason == "approval expired"
+    failed = tasks.get(NET, held.task_id)
+    assert failed.status == "failed" and "expired" in failed.error
+    with pytest.raises(BadRequest):  # too late to decide
+        approvals.decide(NET, approval.id, decided_by="user:2", approve=True)
+
+    # past the deadline, a decision arriving before the sweep expires it instead
+    flow = workflows.create(NET, {"name": "gated"}, created_by="user:1")
+    workflows.add_step(NET, flow.id, {"name": "ship", "config": {"requires_approval": True,
+                                                                 "approval_timeout_s": 30}},
+                       created_by="user:1")
+    run = workflows.start_run(NET, flow.id, input={}, started_by="user:1")
+    gate = workflows.run_steps(NET, run.id)[0].approval_id
+    clock.advance(31_000)
+    listed = approvals.list_approvals(NET, status="expired")
+    assert gate in [a.id for a in listed.items]
+    with pytest.raises(BadRequest):
+        approvals.decide(NET, gate, decided_by="user:2", approve=True)
+    assert approvals.get(NET, gate).status == "expired"
+    assert approvals.expire_due() == 0  # nothing left for the sweep
+    ended = workflows.get_run(NET, flow.id, run.id)
+    assert ended.status == "failed" and "expired" in ended.error
