@@ -215,3 +215,21 @@ def test_a_notify_step_notifies_once_however_often_it_is_readied(hub):
                         metadata={})
     assert again["notified"] == []
     assert notifications.unread_count("net_default", "user:alice") == 1
+
+
+def test_a_message_for_a_stopped_agent_is_not_sent(aws):
+    from chalicelib.services import messaging
+    from chalicelib.services.orchestration import agents
+    nodes.register(Principal(NET, "admin_token", "admin", system_admin=True), "w1",
+                   kind="platform")
+    agent = agents.create(NET, {"name": "Listener", "worker_id": "w1"}, created_by="user:1")
+    trigger, token = triggers.create(NET, {"name": "tell it", "trigger_type": "webhook",
+                                           "action_type": "send_message",
+                                           "action_config": {"agent_id": agent.id,
+                                                             "content": "wake up"}},
+                                     created_by="user:1")
+    assert triggers.fire_webhook(trigger.id, token, {}).status == "success"
+    agents.stop(NET, agent.id)
+    stopped = triggers.fire_webhook(trigger.id, token, {})
+    assert stopped.status == "failure" and "stopped" in stopped.error
+    assert [m.content for m in messaging.receive(NET, "w1", count=10)] == ["wake up"]

@@ -348,6 +348,8 @@ def _act(trigger: T, firing: F) -> dict:
             agent = agents.get(network_id, config["agent_id"])
             if not agent.worker_id:
                 raise ValidationFailed("agent_id", f"agent {agent.name} runs on no worker")
+            if not agents.receives_work(agent):  # a stopped agent receives nothing
+                raise ValidationFailed("agent_id", f"agent {agent.name} is stopped")
             recipient = agent.worker_id
         content = config.get("content") or json.dumps(firing.event_data or {}, default=str)
         message, _ = messaging.send(network_id, account_id=by,
