@@ -148,5 +148,8 @@ def test_knowledge_marketplace_collaboration_and_chat(admin):
     assert said.status_code == 200 and said.json["delivered"] is False
     assert said.json["assistant_message"]["role"] == "system"
     assert admin.get("/api/v1/chat/conversations").json["total"] == 1
+    page = admin.get(f"/api/v1/chat/conversations/{cid}/messages?limit=1").json
+    assert [m["role"] for m in page["items"]] == ["user"] and page["total"] == 2
+    assert page["next_cursor"]
     assert admin.delete(f"/api/v1/chat/conversations/{cid}").status_code == 204
     assert admin.get(f"/api/v1/chat/conversations/{cid}/messages").status_code == 404
