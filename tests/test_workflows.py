@@ -196,3 +196,38 @@ def test_approvals_expire_at_their_deadline_and_fail_what_waited(aws, monkeypatc
     assert approvals.expire_due() == 0  # nothing left for the sweep
     ended = workflows.get_run(NET, flow.id, run.id)
     assert ended.status == "failed" and "expired" in ended.error
+
+
+def test_outputs_too_big_for_one_item_are_carried_as_references(aws):
+    """Eight steps of 60 KB each: their fan-in's task and a run's output cannot hold them
+    all in one 400 KB item, so the biggest go by reference and the run still completes."""
+    worker("w1", capacity=20)
+    wide = workflows.create(NET, {"name": "wide"}, created_by="user:1")
+    parts = [workflows.add_step(NET, wide.id, {"name": f"part-{i}"}, created_by="user:1").id
+             for i in range(8)]
+    workflows.add_step(NET, wide.id, {"name": "merge", "depends_on": parts}, created_by="user:1")
+    flat = workflows.create(NET, {"name": "flat"}, created_by="user:1")
+    for i in range(8):
+        workflows.add_step(NET, flat.id, {"name": f"part-{i}"}, created_by="user:1")
+    for flow in (wide, flat):
+        run = workflows.start_run(NET, flow.id, input={}, started_by="user:1")
+        for i, step in enumerate(s for s in workflows.run_steps(NET, run.id) if s.task_id):
+            tasks.complete(NET, step.task_id, node_id="w1", result={"text": f"{i}" * 60_000},
+                           actor="node:w1")
+        if flow is wide:
+            merge = {s.name: s for s in workflows.run_steps(NET, run.id)}["merge"]
+            assert merge.status == "running"
+            carried = tasks.get(NET, merge.task_id).payload["dependencies"]
+            omitted = {name for name, value in carried.items() if value.get("output_omitted")}
+            assert 2 <= len(omitted) < 8 and set(carried) == {f"part-{i}" for i in range(8)}
+            reference = carried[sorted(omitted)[0]]
+            held = {s.id: s for s in workflows.run_steps(NET, run.id)}[reference["step_id"]]
+            assert reference["run_id"] == run.id and reference["bytes"] > 60_000
+            assert len(held.output["text"]) == 60_000  # the run step holds the whole output
+            tasks.complete(NET, merge.task_id, node_id="w1", result={"text": "merged"},
+                           actor="node:w1")
+        finished = workflows.get_run(NET, flow.id, run.id)
+        assert finished.status == "completed", finished.error
+        if flow is flat:
+            assert sum(1 for v in finished.output.values() if v.get("output_omitted")) >= 2
+            assert sum(1 for v in finished.output.values() if "text" in v) >= 3

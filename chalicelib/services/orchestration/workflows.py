@@ -25,6 +25,7 @@ Every step and run change is an event (`workflow_step.updated`, `workflow_run.*`
 """
 from __future__ import annotations
 
+import json
 import operator
 
 from pynamodb.exceptions import UpdateError
@@ -47,6 +48,10 @@ WORKFLOWS = Family(W, kind="workflow", id_prefix="wfl", label="Workflow")
 STEP_TYPES = ("task", "condition", "parallel", "wait", "notify")
 MAX_STEPS = 40                       # a run and its steps are created in one transaction
 MAX_WAIT_S = 7 * 24 * 3600
+# Steps' outputs copied into one item (a fan-in's task payload, a run's output) stay under
+# this, well inside DynamoDB's 400 KB with the run's input beside them: past it, the
+# biggest are carried as references to the run steps that hold them.
+CARRIED_OUTPUTS_BYTES = 200_000
 DONE = frozenset({"completed", "skipped"})
 OPEN = frozenset({"pending", "awaiting_approval", "waiting", "running"})
 OPERATORS = {"eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "lt": operator.lt,
@@ -311,7 +316,7 @@ def _begin(run: R, step: RS, context: dict, all_steps: list[RS], *, expect) -> N
     config = step.config or {}
     stamp = now_ms()
     if step.step_type == "task":
-        outputs = {s.name: s.output for s in all_steps if s.id in (step.depends_on or [])}
+        outputs = carried({s.name: s for s in all_steps if s.id in (step.depends_on or [])})
         task, _ = work.create_task(
             run.network_id, owner_kind="workflow",
             refs={"workflow_id": run.workflow_id, "run_id": run.id, "step_id": step.id},
@@ -368,7 +373,25 @@ def _maybe_finish(run: R) -> None:
     all_steps = run_steps(run.network_id, run.id)
     if all(s.status in DONE for s in all_steps):
         sinks = [s for s in all_steps if not any(s.id in (o.depends_on or []) for o in all_steps)]
-        _finish(run, "completed", output={s.name: s.output for s in sinks})
+        _finish(run, "completed", output=carried({s.name: s for s in sinks}))
+
+
+def carried(steps_by_name: dict[str, RS]) -> dict:
+    """The steps' outputs by name, to copy into one item: whole while together they fit
+    CARRIED_OUTPUTS_BYTES; otherwise the biggest are replaced, until the rest fit, by
+    `{"output_omitted": true, "bytes", "step_id", "run_id"}` (the output is the run
+    step's: `GET /workflows/{id}/runs/{run_id}`)."""
+    sizes = {name: len(json.dumps(step.output, default=str)) for name, step in
+             steps_by_name.items()}
+    total, omitted = sum(sizes.values()), set()
+    for name in sorted(sizes, key=sizes.get, reverse=True):
+        if total <= CARRIED_OUTPUTS_BYTES:
+            break
+        omitted.add(name)
+        total -= sizes[name]
+    return {name: {"output_omitted": True, "bytes": sizes[name], "step_id": step.id,
+                   "run_id": step.run_id} if name in omitted else step.output
+            for name, step in steps_by_name.items()}
 
 
 def _finish(run: R, status: str, *, output=None, error: str | None = None) -> bool:
