@@ -59,8 +59,12 @@ def test_chat_without_a_connected_node_says_so_at_once(aws):
                        deadline=time.monotonic() + 20)
     assert time.monotonic() - started < 2
     assert answer["delivered"] is False and answer["assistant_message"].role == "system"
-    listed, _ = chat.messages(NET, conversation.id, "user:1")
-    assert [m.role for m in listed] == ["user", "system"]
+    listed = chat.messages(NET, conversation.id, "user:1")
+    assert [m.role for m in listed.items] == ["user", "system"] and listed.total == 2
+    first = chat.messages(NET, conversation.id, "user:1", limit=1)  # a page, not the total
+    assert [m.role for m in first.items] == ["user"] and first.total == 2
+    assert [m.role for m in chat.messages(NET, conversation.id, "user:1",
+                                          cursor=first.next_cursor).items] == ["system"]
     with pytest.raises(NotFound):  # conversations belong to their user
         chat.messages(NET, conversation.id, "user:2")
     other = chat.create(NET, "user:1", agent_id=agent.id, title="second")

@@ -148,5 +148,33 @@ def test_knowledge_marketplace_collaboration_and_chat(admin):
     assert said.status_code == 200 and said.json["delivered"] is False
     assert said.json["assistant_message"]["role"] == "system"
     assert admin.get("/api/v1/chat/conversations").json["total"] == 1
+    page = admin.get(f"/api/v1/chat/conversations/{cid}/messages?limit=1").json
+    assert [m["role"] for m in page["items"]] == ["user"] and page["total"] == 2
+    assert page["next_cursor"]
     assert admin.delete(f"/api/v1/chat/conversations/{cid}").status_code == 204
     assert admin.get(f"/api/v1/chat/conversations/{cid}/messages").status_code == 404
+
+
+def test_four_eyes_means_another_person_not_another_credential(api):
+    """A user's API key is the user: it cannot approve what their session asked for, nor
+    their session what their key asked for; a second person can."""
+    from tests.test_accounts import sign_up
+    signed = sign_up(api)
+    me = api.bearer(signed["access_token"])
+    key = me.post("/api/v1/security/api-keys", {"name": "mine", "scopes": ["read", "write"]})
+    assert key.status_code == 201, key.json
+    my_key = api.as_(**{"X-API-Key": key.json["key"]})
+    asked = me.post("/api/v1/approvals", {"action": "deploy"}).json
+    assert my_key.post(f"/api/v1/approvals/{asked['id']}/approve").status_code == 403
+    gated = my_key.post("/api/v1/tasks", {"title": "migrate", "requires_approval": True}).json
+    assert gated["status"] == "awaiting_approval"
+    assert me.post(f"/api/v1/approvals/{gated['approval_id']}/approve").status_code == 403
+    assert me.get(f"/api/v1/approvals/{gated['approval_id']}").json["requested_by"] == \
+        asked["requested_by"]
+
+    network_id = me.get("/api/v1/auth/me").json.get("network_id") or \
+        me.get("/api/networks").json["networks"][0]["network_id"]
+    _, secret = identity.issue_credential("network_token", network_id, name="colleague")
+    colleague = api.bearer(secret)
+    decided = colleague.post(f"/api/v1/approvals/{gated['approval_id']}/approve")
+    assert decided.status_code == 200 and decided.json["status"] == "approved"

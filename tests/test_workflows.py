@@ -152,3 +152,82 @@ def test_the_event_log_sweep_finishes_what_the_fast_path_missed(aws, monkeypatch
                                 "merge": "running"}
     reactions.catch_up()  # again: nothing new happens
     assert len(tasks.list_tasks(NET)[0]) == 3
+
+
+def test_approvals_expire_at_their_deadline_and_fail_what_waited(aws, monkeypatch):
+    """The due sweep expires a pending approval at its deadline (through the due-time
+    index), which fails the task it held; a decision after the deadline is refused even
+    before the sweep, and a gated step behind an expired approval fails its run."""
+    from chalicelib import clock
+    monkeypatch.setattr(clock, "_offset_ms", clock._offset_ms)  # undone after the test
+    worker("w1")
+    principal = Principal(NET, "user", "user:1")
+    held, _ = tasks.create(principal, title="migrate", source="platform", requested_node="w1",
+                           requires_approval=True, approval_timeout_s=60)
+    held = tasks.get(NET, held.task_id)
+    assert held.status == "awaiting_approval"
+    approval = approvals.get(NET, held.approval_id)
+    deadline = approval.deadline
+    assert approvals.expire_due(deadline - 1) == 0  # not yet
+    assert approvals.status_of(approvals.get(NET, approval.id)) == "pending"
+
+    assert approvals.expire_due(deadline) == 1
+    assert approvals.expire_due(deadline + 1000) == 0  # expired once
+    expired = approvals.get(NET, approval.id)
+    assert expired.status == "expired" and expired.rejection_reason == "approval expired"
+    failed = tasks.get(NET, held.task_id)
+    assert failed.status == "failed" and "expired" in failed.error
+    with pytest.raises(BadRequest):  # too late to decide
+        approvals.decide(NET, approval.id, decided_by="user:2", approve=True)
+
+    # past the deadline, a decision arriving before the sweep expires it instead
+    flow = workflows.create(NET, {"name": "gated"}, created_by="user:1")
+    workflows.add_step(NET, flow.id, {"name": "ship", "config": {"requires_approval": True,
+                                                                 "approval_timeout_s": 30}},
+                       created_by="user:1")
+    run = workflows.start_run(NET, flow.id, input={}, started_by="user:1")
+    gate = workflows.run_steps(NET, run.id)[0].approval_id
+    clock.advance(31_000)
+    listed = approvals.list_approvals(NET, status="expired")
+    assert gate in [a.id for a in listed.items]
+    with pytest.raises(BadRequest):
+        approvals.decide(NET, gate, decided_by="user:2", approve=True)
+    assert approvals.get(NET, gate).status == "expired"
+    assert approvals.expire_due() == 0  # nothing left for the sweep
+    ended = workflows.get_run(NET, flow.id, run.id)
+    assert ended.status == "failed" and "expired" in ended.error
+
+
+def test_outputs_too_big_for_one_item_are_carried_as_references(aws):
+    """Eight steps of 60 KB each: their fan-in's task and a run's output cannot hold them
+    all in one 400 KB item, so the biggest go by reference and the run still completes."""
+    worker("w1", capacity=20)
+    wide = workflows.create(NET, {"name": "wide"}, created_by="user:1")
+    parts = [workflows.add_step(NET, wide.id, {"name": f"part-{i}"}, created_by="user:1").id
+             for i in range(8)]
+    workflows.add_step(NET, wide.id, {"name": "merge", "depends_on": parts}, created_by="user:1")
+    flat = workflows.create(NET, {"name": "flat"}, created_by="user:1")
+    for i in range(8):
+        workflows.add_step(NET, flat.id, {"name": f"part-{i}"}, created_by="user:1")
+    for flow in (wide, flat):
+        run = workflows.start_run(NET, flow.id, input={}, started_by="user:1")
+        for i, step in enumerate(s for s in workflows.run_steps(NET, run.id) if s.task_id):
+            tasks.complete(NET, step.task_id, node_id="w1", result={"text": f"{i}" * 60_000},
+                           actor="node:w1")
+        if flow is wide:
+            merge = {s.name: s for s in workflows.run_steps(NET, run.id)}["merge"]
+            assert merge.status == "running"
+            carried = tasks.get(NET, merge.task_id).payload["dependencies"]
+            omitted = {name for name, value in carried.items() if value.get("output_omitted")}
+            assert 2 <= len(omitted) < 8 and set(carried) == {f"part-{i}" for i in range(8)}
+            reference = carried[sorted(omitted)[0]]
+            held = {s.id: s for s in workflows.run_steps(NET, run.id)}[reference["step_id"]]
+            assert reference["run_id"] == run.id and reference["bytes"] > 60_000
+            assert len(held.output["text"]) == 60_000  # the run step holds the whole output
+            tasks.complete(NET, merge.task_id, node_id="w1", result={"text": "merged"},
+                           actor="node:w1")
+        finished = workflows.get_run(NET, flow.id, run.id)
+        assert finished.status == "completed", finished.error
+        if flow is flat:
+            assert sum(1 for v in finished.output.values() if v.get("output_omitted")) >= 2
+            assert sum(1 for v in finished.output.values() if "text" in v) >= 3

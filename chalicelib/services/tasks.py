@@ -500,7 +500,7 @@ def create(principal: Principal, *, title: str, source: str, description: str | 
             # may wait is queued before the last attempt rather than chased from node to node
             routing = connected_node_only or attempt + 2 < CREATE_ATTEMPTS
     if requires_approval:
-        task = _gate(task, approval_timeout_s)
+        task = _gate(task, principal, approval_timeout_s)
     if connected_node_only:
         handoff.push(task, target.connection_id)
     elif target is not None:
@@ -552,10 +552,10 @@ def _create_transaction(task: T, target: N | None, principal: Principal, key: st
     return event
 
 
-def _gate(task: T, timeout_s: int | None) -> T:
-    """Ask for the approval a new `awaiting_approval` task waits for."""
+def _gate(task: T, principal: Principal, timeout_s: int | None) -> T:
+    """Ask for the approval a new `awaiting_approval` task waits for (its creator asks)."""
     from chalicelib.services.orchestration import approvals
-    approval = approvals.request(task.network_id, requested_by=task.created_by,
+    approval = approvals.request(task.network_id, requested_by=approvals.person(principal),
                                  action=f"run_task:{task.title}"[:500],
                                  details={"task_id": task.task_id, "title": task.title},
                                  task_id=task.task_id,

@@ -298,3 +298,44 @@ def test_a_review_rejected_once_and_then_approved(hub, creds):
     assert done["result"]["output"] == "patch v2 with a test"
     assert [c["content"] for c in shown["comments"]] == ["no test", "on it"]
     assert shown["comments"][1]["parent_id"] == shown["comments"][0]["id"]
+
+
+def test_a_notify_trigger_reaches_the_person_on_ws_and_in_their_inbox(hub, creds):
+    """A webhook trigger whose action is `notify`: the named person gets an in-app
+    notification (pushed on their /ws, counted, listed, readable)."""
+    login = requests.post(hub.url("/api/v1/auth/login"), json={
+        "email": creds["admin_email"], "password": creds["admin_password"]}).json()
+    me = Client(hub, login["access_token"])
+    user_id = me.get("/api/v1/auth/me").json()["id"]
+
+    async def scenario():
+        url = f"{hub.ws_url}/ws?token={login['access_token']}"
+        async with websockets.connect(url) as stream:
+            await stream.send(json.dumps({"type": "subscribe", "event": "notification"}))
+            assert json.loads(await stream.recv())["type"] == "subscribed"
+            await asyncio.sleep(1.2)
+            before = (await asyncio.to_thread(me.get, "/api/v1/notifications/unread-count")).json()
+            trigger = (await asyncio.to_thread(me.post, "/api/v1/triggers/", json={
+                "name": "build watcher", "trigger_type": "webhook", "action_type": "notify",
+                "action_config": {"recipients": [user_id], "subject": "Build broke",
+                                  "severity": "warning"}})).json()
+            fired = await asyncio.to_thread(
+                requests.post, hub.url(f"/api/v1/triggers/{trigger['id']}/fire"),
+                headers={"X-Trigger-Token": trigger["webhook_token"]}, json={"build": 42},
+                timeout=30)
+            while True:
+                frame = json.loads(await asyncio.wait_for(stream.recv(), 10))
+                if frame.get("event") == "notification":
+                    break
+            after = (await asyncio.to_thread(me.get, "/api/v1/notifications/unread-count")).json()
+            return before, fired, frame, after
+
+    before, fired, frame, after = asyncio.run(scenario())
+    assert fired.status_code == 202 and fired.json()["status"] == "success"
+    assert fired.json()["result"]["recipients"] == [user_id]
+    assert frame["data"]["subject"] == "Build broke" and frame["data"]["severity"] == "warning"
+    assert '"build": 42' in frame["data"]["body"]
+    assert after["unread_count"] == before["unread_count"] + 1
+    listed = me.get("/api/v1/notifications/").json()["items"][0]
+    assert listed["id"] == frame["data"]["id"]
+    assert me.put(f"/api/v1/notifications/{listed['id']}/read").json()["is_read"] is True

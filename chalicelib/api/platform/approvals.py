@@ -82,10 +82,10 @@ def list_approvals(req):
 
 @router.route("/api/v1/approvals", methods=["POST"], body=NewApproval)
 def request_approval(req):
-    body = req.body
-    approval = orchestration.approvals.request(req.principal.network_id, requested_by=req.principal.account_id,
-                                               action=body.action, details=body.details, task_id=body.task_id,
-                                               expires_in_s=body.expires_in_s)
+    body, approvals = req.body, orchestration.approvals
+    approval = approvals.request(req.principal.network_id, requested_by=approvals.person(req.principal),
+                                 action=body.action, details=body.details, task_id=body.task_id,
+                                 expires_in_s=body.expires_in_s)
     return approval_view(approval)
 
 
@@ -96,17 +96,19 @@ def get_approval(req, approval_id):
 
 @router.route("/api/v1/approvals/{approval_id}/approve", methods=["POST"], body=Decision)
 def approve(req, approval_id):
-    return approval_view(orchestration.approvals.decide(req.principal.network_id, approval_id,
-                                                        decided_by=req.principal.account_id, approve=True,
-                                                        note=req.body.note or req.body.comment))
+    approvals = orchestration.approvals
+    return approval_view(approvals.decide(req.principal.network_id, approval_id,
+                                          decided_by=approvals.person(req.principal), approve=True,
+                                          note=req.body.note or req.body.comment))
 
 
 @router.route("/api/v1/approvals/{approval_id}/reject", methods=["POST"], body=Decision)
 def reject(req, approval_id):
-    return approval_view(orchestration.approvals.decide(req.principal.network_id, approval_id,
-                                                        decided_by=req.principal.account_id, approve=False,
-                                                        reason=req.body.reason or req.body.note,
-                                                        note=req.body.note))
+    approvals = orchestration.approvals
+    return approval_view(approvals.decide(req.principal.network_id, approval_id,
+                                          decided_by=approvals.person(req.principal), approve=False,
+                                          reason=req.body.reason or req.body.note,
+                                          note=req.body.note))
 
 
 @router.route("/api/v1/code-reviews", query=StatusQuery)

@@ -76,11 +76,12 @@ def delete_conversation(req, conversation_id):
 
 @router.route("/api/v1/chat/conversations/{conversation_id}/messages", query=MessagesQuery)
 def list_messages(req, conversation_id):
-    found, cursor = orchestration.chat.messages(req.principal.network_id, conversation_id, owner(req),
-                                                limit=req.params.limit, cursor=req.params.cursor)
-    body = {"items": [message_view(m) for m in found], "total": len(found)}
-    if cursor:
-        body["next_cursor"] = cursor
+    found = orchestration.chat.messages(req.principal.network_id, conversation_id, owner(req),
+                                        limit=req.params.limit, cursor=req.params.cursor)
+    body = {"items": [message_view(m) for m in found.items], "total": found.total,
+            "limit": req.params.limit}
+    if found.next_cursor:
+        body["next_cursor"] = found.next_cursor
     return body
 
 

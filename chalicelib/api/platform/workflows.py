@@ -106,8 +106,10 @@ def add_step(req, workflow_id):
 @router.route("/api/v1/workflows/{workflow_id}/run", methods=["POST"], body=RunInput)
 def run_workflow(req, workflow_id):
     network_id = req.principal.network_id
+    # started by the person (their gated steps need someone else's approval)
     run = orchestration.workflows.start_run(network_id, workflow_id, input=req.body.input,
-                                            cause={"type": "api"}, started_by=req.principal.account_id)
+                                            cause={"type": "api"},
+                                            started_by=orchestration.approvals.person(req.principal))
     return Response(body=run_view(run, orchestration.workflows.run_steps(network_id, run.id)),
                     status_code=202)
 

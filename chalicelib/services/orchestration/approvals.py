@@ -1,6 +1,7 @@
 """Approvals: a gate that work waits behind until a second person decides.
 
-- Four eyes: whoever asked (the requester's account) can never decide.
+- Four eyes: whoever asked can never decide. "Who" is the person (`person`): a user is
+  one person whatever credential they use — their session or any of their API keys.
 - Decided once: the decision is a conditional update on `status = pending` (and the
   deadline not passed), so two deciders can never both win.
 - Deadlines: a pending approval sits in the due-time index at its deadline; the sweep
@@ -38,6 +39,12 @@ def on_decision(target_type: str):
         _targets[target_type] = effect
         return effect
     return register
+
+
+def person(principal) -> str:
+    """Who acts, for four eyes: a user (`user:<id>`, the account of their session) through
+    any of their credentials, else the credential's own account."""
+    return f"user:{principal.user_id}" if principal.user_id else principal.account_id
 
 
 def status_of(approval: A, at_ms: int | None = None) -> str:

@@ -68,9 +68,13 @@ def delete(network_id: str, conversation_id: str, owner: str) -> None:
     CONVERSATIONS.delete(conversation, event={"agent_id": conversation.agent_id})
 
 
-def messages(network_id: str, conversation_id: str, owner: str, *, limit=100, cursor=None):
-    get(network_id, conversation_id, owner)
-    return page(CM, chat_message_pk(network_id, conversation_id), limit=limit, cursor=cursor)
+def messages(network_id: str, conversation_id: str, owner: str, *, limit=100,
+             cursor=None) -> Page:
+    """Oldest first; the total is the conversation's message count (kept with each one)."""
+    conversation = get(network_id, conversation_id, owner)
+    items, next_cursor = page(CM, chat_message_pk(network_id, conversation_id), limit=limit,
+                              cursor=cursor)
+    return Page(items, next_cursor, int(conversation.message_count or 0))
 
 
 def _add(conversation: C, role: str, content: str, *, task_id: str | None = None,

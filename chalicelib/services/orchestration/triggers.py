@@ -10,13 +10,14 @@ Types (`trigger_type`; the platform's `cron` is accepted for `schedule`):
 - event: `config.event_type` (exact, or a prefix ending in `*`) and optional
   `config.filters` (each must equal the event's field). Matched against every event of the
   network (services/reactions.py), each event fires a trigger once (the firing is keyed by
-  the event id). Events from triggers' own actions and `trigger.*` events never match, so
-  triggers cannot set each other off in a loop.
+  the event id). Events from triggers' own actions, `trigger.*` and `notification` events
+  (what a notify action makes) never match, so triggers cannot set each other off in a loop.
 - webhook (our extension): `POST /api/v1/triggers/{id}/fire` with the trigger's own token,
   shown once at creation and stored as a keyed hash.
 
 Actions (`action_type`): `create_task`, `execute_workflow` (`run_workflow`), `send_message`,
-`send_notification` (`notify`: a `notification` event on /ws). `call_webhook` is refused
+`send_notification` (`notify`: in-app notifications to `recipients` and messages to
+`channel_ids`, services/orchestration/notify.py). `call_webhook` is refused
 until the hub's outbound webhook service exists. Each firing is recorded with its time,
 cause, outcome, duration and what it created (`history`); an action's writes are keyed by
 the firing, so running a firing again (after a crash) creates nothing twice.
@@ -36,7 +37,7 @@ from chalicelib.clock import now_ms
 from chalicelib.errors import NotFound, Unauthorized, ValidationFailed
 from chalicelib.ids import stream_id_time, ulid
 from chalicelib.services import audit, events, messaging, reactions
-from chalicelib.services.orchestration import agents, work, workflows
+from chalicelib.services.orchestration import agents, notify, work, workflows
 from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.base import page
 from chalicelib.store.records import time_key
@@ -105,6 +106,8 @@ def _check(network_id: str, trigger_type: str, config: dict, action: str,
                                                    "'agent_id'")
     if action_config.get("agent_id"):
         agents.get(network_id, action_config["agent_id"])
+    if action == "send_notification":
+        notify.check(network_id, action_config, "action_config")
 
 
 def next_due(trigger: T, after_ms: int) -> int:
@@ -345,6 +348,8 @@ def _act(trigger: T, firing: F) -> dict:
             agent = agents.get(network_id, config["agent_id"])
             if not agent.worker_id:
                 raise ValidationFailed("agent_id", f"agent {agent.name} runs on no worker")
+            if not agents.receives_work(agent):  # a stopped agent receives nothing
+                raise ValidationFailed("agent_id", f"agent {agent.name} is stopped")
             recipient = agent.worker_id
         content = config.get("content") or json.dumps(firing.event_data or {}, default=str)
         message, _ = messaging.send(network_id, account_id=by,
@@ -353,12 +358,12 @@ def _act(trigger: T, firing: F) -> dict:
                                     subject=config.get("subject") or trigger.name,
                                     idempotency_key_value=key)
         return {"message_id": message.msg_id}
-    events.publish(network_id, "notification",
-                   {"subject": config.get("subject") or "Trigger fired",
-                    "body": firing.event_data, "severity": config.get("severity") or "info",
-                    "channel": config.get("channel") or "in_app", "trigger_id": trigger.id},
-                   source=by)
-    return {"notified": True, "channel": config.get("channel") or "in_app"}
+    return notify.send(network_id, config, subject=config.get("subject") or "Trigger fired",
+                       body=config.get("body") or json.dumps(firing.event_data or {}, indent=2,
+                                                             sort_keys=True, default=str),
+                       key=key, at_ms=firing.created_at, source=trigger.id,
+                       metadata={"trigger_id": trigger.id, "trigger_name": trigger.name,
+                                 "firing_id": firing.sk, "cause": firing.cause})
 
 
 def fire_due(at_ms: int | None = None, *, limit: int = 500) -> dict:
@@ -442,7 +447,8 @@ def matches(match: EM, event) -> bool:
 
 @reactions.on("*")
 def event_happened(network_id: str, event) -> None:
-    if event.type.startswith("trigger.") or (event.source or "").startswith("trigger:"):
+    if event.type.startswith("trigger.") or event.type == "notification" or \
+            (event.source or "").startswith("trigger:"):
         return
     at = stream_id_time(event.sk) or now_ms()
     for match in _active_event_triggers(network_id):

@@ -13,8 +13,8 @@ step:
 - of type `task` creates one task (routed like any task; to the step's agent's node when it
   names an agent) whose payload carries the run's input and its dependencies' outputs;
 - of type `wait` waits `config.wait_seconds` in the due-time index (the sweep wakes it);
-- of types `notify`, `parallel`, `condition` completes at once (`notify` emits a
-  `notification` event).
+- of types `notify`, `parallel`, `condition` completes at once (`notify` notifies its
+  `recipients` in-app and sends to its `channel_ids`: services/orchestration/notify.py).
 Progress is driven by task ends, never by polling workflows: when a step's task ends,
 `work.task_moved` calls `step_task_ended`, which completes the step (its output is the
 task's result), adds it to each dependent's set of finished dependencies (an atomic set
@@ -25,6 +25,7 @@ Every step and run change is an event (`workflow_step.updated`, `workflow_run.*`
 """
 from __future__ import annotations
 
+import json
 import operator
 
 from pynamodb.exceptions import UpdateError
@@ -34,7 +35,7 @@ from chalicelib.clock import now_ms
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import ulid
 from chalicelib.services import audit, events, fanout, reactions, tasks
-from chalicelib.services.orchestration import agents, approvals, work
+from chalicelib.services.orchestration import agents, approvals, notify, work
 from chalicelib.services.records import Family, Page, commit
 from chalicelib.store.base import transaction
 from chalicelib.store.records import time_key
@@ -47,6 +48,10 @@ WORKFLOWS = Family(W, kind="workflow", id_prefix="wfl", label="Workflow")
 STEP_TYPES = ("task", "condition", "parallel", "wait", "notify")
 MAX_STEPS = 40                       # a run and its steps are created in one transaction
 MAX_WAIT_S = 7 * 24 * 3600
+# Steps' outputs copied into one item (a fan-in's task payload, a run's output) stay under
+# this, well inside DynamoDB's 400 KB with the run's input beside them: past it, the
+# biggest are carried as references to the run steps that hold them.
+CARRIED_OUTPUTS_BYTES = 200_000
 DONE = frozenset({"completed", "skipped"})
 OPEN = frozenset({"pending", "awaiting_approval", "waiting", "running"})
 OPERATORS = {"eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "lt": operator.lt,
@@ -119,7 +124,7 @@ def add_step(network_id: str, workflow_id: str, fields: dict, *, created_by: str
     config = fields.get("config") or {}
     if not isinstance(config, dict):
         raise ValidationFailed("config", "'config' must be an object")
-    _check_config(step_type, config)
+    _check_config(network_id, step_type, config)
     existing = steps(network_id, workflow_id)
     if len(existing) >= MAX_STEPS:
         raise Conflict(f"a workflow has at most {MAX_STEPS} steps")
@@ -153,7 +158,7 @@ def add_step(network_id: str, workflow_id: str, fields: dict, *, created_by: str
     return step
 
 
-def _check_config(step_type: str, config: dict) -> None:
+def _check_config(network_id: str, step_type: str, config: dict) -> None:
     condition = config.get("condition")
     if condition is not None:
         if not isinstance(condition, dict) or condition.get("operator", "eq") not in OPERATORS \
@@ -166,6 +171,8 @@ def _check_config(step_type: str, config: dict) -> None:
                 or not 0 < seconds <= MAX_WAIT_S:
             raise ValidationFailed("config.wait_seconds",
                                    f"a wait step needs 'wait_seconds' (1-{MAX_WAIT_S})")
+    if step_type == "notify":
+        notify.check(network_id, config, "config")
 
 
 # --------------------------------------------------------------------------- runs
@@ -309,7 +316,7 @@ def _begin(run: R, step: RS, context: dict, all_steps: list[RS], *, expect) -> N
     config = step.config or {}
     stamp = now_ms()
     if step.step_type == "task":
-        outputs = {s.name: s.output for s in all_steps if s.id in (step.depends_on or [])}
+        outputs = carried({s.name: s for s in all_steps if s.id in (step.depends_on or [])})
         task, _ = work.create_task(
             run.network_id, owner_kind="workflow",
             refs={"workflow_id": run.workflow_id, "run_id": run.id, "step_id": step.id},
@@ -332,11 +339,13 @@ def _begin(run: R, step: RS, context: dict, all_steps: list[RS], *, expect) -> N
         return
     output = None
     if step.step_type == "notify":
-        events.publish(run.network_id, "notification",
-                       {"subject": config.get("subject") or f"Workflow step {step.name}",
-                        "body": config.get("message"), "workflow_id": run.workflow_id,
-                        "run_id": run.id, "step": step.name}, source=f"workflow:{run.id}")
-        output = {"notified": True}
+        # keyed by the run's step (and timed by the run): a step readied twice notifies once
+        output = notify.send(run.network_id, config,
+                             subject=config.get("subject") or f"Workflow step {step.name}",
+                             body=config.get("body") or config.get("message") or "",
+                             key=f"wf:{run.id}:{step.id}", at_ms=run.created_at, source=run.id,
+                             metadata={"workflow_id": run.workflow_id, "run_id": run.id,
+                                       "step": step.name})
     elif step.step_type == "condition":
         output = {"result": condition_holds(config.get("condition"), context)}
     _move_step(step, "completed", expect=expect, started_at=stamp, finished_at=stamp,
@@ -364,7 +373,25 @@ def _maybe_finish(run: R) -> None:
     all_steps = run_steps(run.network_id, run.id)
     if all(s.status in DONE for s in all_steps):
         sinks = [s for s in all_steps if not any(s.id in (o.depends_on or []) for o in all_steps)]
-        _finish(run, "completed", output={s.name: s.output for s in sinks})
+        _finish(run, "completed", output=carried({s.name: s for s in sinks}))
+
+
+def carried(steps_by_name: dict[str, RS]) -> dict:
+    """The steps' outputs by name, to copy into one item: whole while together they fit
+    CARRIED_OUTPUTS_BYTES; otherwise the biggest are replaced, until the rest fit, by
+    `{"output_omitted": true, "bytes", "step_id", "run_id"}` (the output is the run
+    step's: `GET /workflows/{id}/runs/{run_id}`)."""
+    sizes = {name: len(json.dumps(step.output, default=str)) for name, step in
+             steps_by_name.items()}
+    total, omitted = sum(sizes.values()), set()
+    for name in sorted(sizes, key=sizes.get, reverse=True):
+        if total <= CARRIED_OUTPUTS_BYTES:
+            break
+        omitted.add(name)
+        total -= sizes[name]
+    return {name: {"output_omitted": True, "bytes": sizes[name], "step_id": step.id,
+                   "run_id": step.run_id} if name in omitted else step.output
+            for name, step in steps_by_name.items()}
 
 
 def _finish(run: R, status: str, *, output=None, error: str | None = None) -> bool:

@@ -158,12 +158,14 @@ def masked_config(record: C) -> dict:
 
 
 def send(network_id: str, channel_id: str, *, subject: str, body: str = "",
-         severity: str = "info", data: dict | None = None, event_type: str = "message") -> deliveries.D:
+         severity: str = "info", data: dict | None = None, event_type: str = "message",
+         event_id: str | None = None) -> deliveries.D:
     """Send a message to a channel through the delivery path (queued, retried, logged):
-    for callers other than rules, such as a trigger's action."""
+    for callers other than rules, such as a trigger's action. An `event_id` keys the
+    delivery (sending again with it is a no-op); without one each send is new."""
     get_channel(network_id, channel_id)
     message = {"subject": subject, "body": body, "severity": severity, "event_type": event_type,
-               "event_id": None, "data": data or {}}
+               "event_id": event_id, "data": data or {}}
     return deliveries.start([delivery_for(network_id, channel_id, message)])[0]
 
 
