@@ -80,8 +80,8 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
     """With issue 16's consumers running: a delivery given up is counted in /metrics, and a
     budget threshold reaches a notification rule on `system.alert` as an in-app notice."""
     from chalicelib.services import events, notifications
-    from chalicelib.services.insight import cost
     from chalicelib.services.outbound import deliveries, webhooks
+    from tests.test_insight import _costly_completion
     from tests.receivers import Receiver
     from tests.test_outbound import _wait
 
@@ -89,8 +89,7 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
                               name="budget", event_type="system.alert",
                               conditions={"kind": "budget_threshold"})
     admin.put("/api/v1/cost/budget", {"monthly_limit_usd": 1, "alert_thresholds": [50]})
-    cost.spend("net_default", [cost.Usage("openai", "gpt-4o", 0, 0, 600_000_000)],
-               cost.now_ms())
+    _costly_completion(admin, 0.6)
     notice = _wait(lambda: notifications.list_notifications("net_default", "user:ops").items)
     assert len(notice) == 1 and "50%" in notice[0].body + notice[0].subject
 
