@@ -170,6 +170,32 @@ def test_usage_in_results_and_call_credits_become_cost(admin, sky, settings_env,
     assert admin.get("/api/v1/analytics/overview").json["cost"]["credits"] == 10
 
 
+def test_an_agents_work_shows_on_the_agent_as_in_analytics(admin):
+    """`/agents` reads the same counters as `/analytics/agents`: tasks for the agent that
+    complete or fail show on its list entry, its get and what start/stop answer."""
+    admin.post("/api/v1/workers/register", {"id": "w", "name": "w", "max_agents": 10})
+    admin.patch("/api/v1/admin/workers/w/approve", {"is_approved": True})
+    made = admin.post("/api/v1/agents", {"name": "writer", "worker_id": "w"})
+    assert made.json["tasks_completed"] == 0 and made.json["tasks_failed"] == 0
+    agent_id = made.json["id"]
+    idle = admin.post("/api/v1/agents", {"name": "idle"}).json["id"]
+    for outcome in ("completed", "completed", "failed"):
+        task = admin.post("/api/v1/tasks", {"title": "work", "worker_id": "w",
+                                            "agent_id": agent_id}).json
+        moved = admin.patch(f"/api/v1/tasks/{task['id']}", {
+            "status": outcome, "worker_id": "w", "result": {"output": "x"}})
+        assert moved.status_code == 200, moved.json
+
+    work = {a["id"]: a for a in admin.get("/api/v1/analytics/agents").json}[agent_id]
+    assert (work["tasks_completed"], work["tasks_failed"]) == (2, 1)
+    listed = {a["id"]: a for a in admin.get("/api/v1/agents").json["items"]}
+    shown = [listed[agent_id], admin.get(f"/api/v1/agents/{agent_id}").json,
+             admin.patch(f"/api/v1/agents/{agent_id}", {"description": "d"}).json,
+             admin.post(f"/api/v1/agents/{agent_id}/stop").json]
+    assert all((a["tasks_completed"], a["tasks_failed"]) == (2, 1) for a in shown), shown
+    assert (listed[idle]["tasks_completed"], listed[idle]["tasks_failed"]) == (0, 0)
+
+
 def _costly_completion(admin, usd: float) -> None:
     """A task completed with a result that says what its LLM calls cost."""
     task = admin.post("/api/v1/tasks", {"title": "llm"}).json
