@@ -96,6 +96,7 @@ def test_secrets_are_admin_only_masked_revealed_with_audit_and_rotated(admin, sk
     expiring = admin.get("/api/v1/secrets/expiring?days=7").json
     assert [s["name"] for s in expiring["items"]] == ["soon"]
     assert expiring["items"][0]["days_until_expiry"] in (2, 3)
+    assert (expiring["total"], expiring["skip"], expiring["limit"]) == (1, 0, 50)
     assert admin.delete(f"/api/v1/secrets/{secret_id}").status_code == 204
     assert admin.get("/api/v1/secrets").json["total"] == 1
 

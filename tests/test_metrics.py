@@ -80,8 +80,8 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
     """With issue 16's consumers running: a delivery given up is counted in /metrics, and a
     budget threshold reaches a notification rule on `system.alert` as an in-app notice."""
     from chalicelib.services import events, notifications
-    from chalicelib.services.insight import cost
     from chalicelib.services.outbound import deliveries, webhooks
+    from tests.test_insight import _costly_completion
     from tests.receivers import Receiver
     from tests.test_outbound import _wait
 
@@ -89,8 +89,7 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
                               name="budget", event_type="system.alert",
                               conditions={"kind": "budget_threshold"})
     admin.put("/api/v1/cost/budget", {"monthly_limit_usd": 1, "alert_thresholds": [50]})
-    cost.spend("net_default", [cost.Usage("openai", "gpt-4o", 0, 0, 600_000_000)],
-               cost.now_ms())
+    _costly_completion(admin, 0.6)
     notice = _wait(lambda: notifications.list_notifications("net_default", "user:ops").items)
     assert len(notice) == 1 and "50%" in notice[0].body + notice[0].subject
 
@@ -106,3 +105,31 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
     (dead,) = samples(found["switchboard_deliveries_dead"], network="net_default")
     assert dead.value == 1.0
     assert samples(found["switchboard_deliveries_pending"])[0].value == 0.0
+
+
+def test_a_network_without_nodes_is_reported_once_it_has_activity(api, admin, consumers):
+    """A network whose only activity is tasks (no node ever registered, no fleet job run)
+    appears in /metrics once the events stream has carried its first event, and its
+    gauges agree with its own `/tasks/stats`."""
+    from tests.test_outbound import _wait
+    ursula = admin.post("/api/auth/register", {"username": "ursula",
+                                               "password": "correct-horse-1"}).json
+    founder = api.bearer(ursula["token"])
+    outpost = founder.post("/api/networks", {"name": "outpost"}).json["network_id"]
+    agent = api.bearer(founder.post("/api/tokens", {"name": "agent",
+                                                    "network_id": outpost}).json["token"])
+    made = [agent.post("/api/v1/tasks", {"title": title}).json for title in ("a", "b", "c")]
+    assert agent.patch(f"/api/v1/tasks/{made[0]['id']}", {"status": "cancelled"}).status_code == 200
+    stats = agent.get("/api/v1/tasks/stats").json
+    assert stats["by_status"]["pending"] == 2 and stats["by_status"]["cancelled"] == 1
+
+    def reported():
+        metrics.clear_cache()
+        found = families(api.get("/metrics"))
+        tasks = samples(found["switchboard_tasks"], network=outpost)
+        return tasks and (found, {s.labels["state"]: s.value for s in tasks})
+
+    found, by_state = _wait(reported)
+    assert by_state == {state: float(n) for state, n in stats["by_status"].items()}
+    assert samples(found["switchboard_queue_depth"], network=outpost)[0].value == 2.0
+    assert samples(found["switchboard_nodes"], network=outpost)[0].value == 0.0

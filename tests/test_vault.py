@@ -63,11 +63,16 @@ def test_secrets_are_versioned_masked_revealed_with_an_audit_note_and_found_by_e
         vault.reveal("net_b", api_key.id, actor="user:2")
     assert [v["version"] for v in vault.versions(record)] == [1, 2, 3]
 
-    # expiring within a week: one Query on the index, this network only, soonest first
-    assert [s.name for s in vault.expiring("net_a", days=7)] == ["OpenAI key"]
-    assert [s.name for s in vault.expiring("net_a", days=30)] == ["OpenAI key", "later"]
+    # expiring within a week: a Query on the index, this network only, soonest first, paged
+    assert [s.name for s in vault.expiring("net_a", days=7).items] == ["OpenAI key"]
+    first = vault.expiring("net_a", days=30, limit=1)
+    assert [s.name for s in first.items] == ["OpenAI key"] and first.total == 2
+    rest = vault.expiring("net_a", days=30, limit=1, cursor=first.next_cursor)
+    assert [s.name for s in rest.items] == ["later"] and rest.next_cursor is None
+    with pytest.raises(ValidationFailed):  # a cursor of another network's index is refused
+        vault.expiring("net_b", days=30, cursor=first.next_cursor)
     vault.update_secret("net_a", api_key.id, actor="user:1", expires_at=None)
-    assert [s.name for s in vault.expiring("net_a", days=30)] == ["later"]
+    assert [s.name for s in vault.expiring("net_a", days=30).items] == ["later"]
     vault.update_secret("net_a", api_key.id, actor="user:1",
                         expires_at=(now_ms() - 1000) / 1000, description="old")
     with pytest.raises(Conflict):  # an expired secret is not served

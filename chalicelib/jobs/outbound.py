@@ -1,7 +1,7 @@
 """The outbound consumers app.py wires to Lambda (and the local stack runs the same way):
 
 - `match_events`: the events table's DynamoDB stream → webhook deliveries and
-  notification rules (services/outbound/matcher.py);
+  notification rules (services/outbound/matcher.py), and the networks /metrics reports on;
 - `send_deliveries`: the deliveries queue (SQS) → one attempt per message;
 - `sweep_deliveries`: every minute, re-queue deliveries whose queue message was lost.
 """
@@ -33,8 +33,12 @@ def deliveries_queue() -> str:
 
 
 def match_events(event) -> dict:
+    from chalicelib.services.insight import metrics
     from chalicelib.services.outbound import matcher
-    result = matcher.match(matcher.from_stream(event.to_dict().get("Records", [])))
+    found = matcher.from_stream(event.to_dict().get("Records", []))
+    metrics.remember_networks({e.pk[len("NET#"):] for e in found  # the networks /metrics shows
+                               if e.pk.startswith("NET#")})
+    result = matcher.match(found)
     if result["deliveries"]:
         log.info("events matched", extra=result)
     return result

@@ -350,7 +350,7 @@ def _commit(task: T, to_status: str, *, actor: str, node: N | None = None,
                   [getattr(T, name).remove() for name in removals if name not in values],
                   condition=condition)
     if costs:
-        cost.spend(network_id, costs, stamp)
+        cost.check_budget(network_id, stamp)
     fanout.announce(network_id, [event])
     for posting, entry in entries:
         fanout.credit_changed(network_id, posting.account_id, entry,

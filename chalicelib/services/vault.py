@@ -30,7 +30,8 @@ from chalicelib.clock import iso, now_ms, parse_time
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chalicelib.services import audit, events
-from chalicelib.services.records import Family, Page
+from chalicelib.services.records import COUNT_BUDGET, Family, Page
+from chalicelib.store.base import page
 from chalicelib.store.records import time_key
 from chalicelib.store.vault import (SecretRecord, SecretVersionRecord, expiry_partition,
                                     version_key)
@@ -294,16 +295,21 @@ def delete_secret(network_id: str, secret_id: str) -> None:
     SECRETS.delete(SECRETS.get(network_id, secret_id), event={})
 
 
-def expiring(network_id: str, *, days: int = 7) -> list[SecretRecord]:
-    """Live secrets expiring after now and within `days`, soonest first: one Query on the
-    by_time index (eventually consistent, like every GSI)."""
+def expiring(network_id: str, *, days: int = 7, limit: int = 50, offset: int = 0,
+             cursor: str | None = None) -> Page:
+    """Live secrets expiring after now and within `days`, soonest first, a page at a time:
+    a Query on the by_time index (eventually consistent, like every GSI)."""
     if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= MAX_EXPIRING_DAYS:
         raise ValidationFailed("days", f"'days' must be between 1 and {MAX_EXPIRING_DAYS}")
     start = now_ms()
-    end = start + days * 86_400_000
-    found = SecretRecord.by_time.query(
-        expiry_partition(network_id),
-        SecretRecord.time_sk.between(time_key(start, ""), time_key(end, "~")),
-        filter_condition=SecretRecord.deleted_at.does_not_exist())
-    return list(found)
+    partition = expiry_partition(network_id)
+    window = SecretRecord.time_sk.between(time_key(start, ""),
+                                          time_key(start + days * 86_400_000, "~"))
+    live = SecretRecord.deleted_at.does_not_exist()
+    items, next_cursor = page(SecretRecord, partition, limit=limit, offset=offset, cursor=cursor,
+                              range_key_condition=window, filter_condition=live,
+                              index=SecretRecord.by_time)
+    total = SecretRecord.by_time.count(partition, window, filter_condition=live,
+                                       limit=COUNT_BUDGET)
+    return Page(items, next_cursor, total)
 

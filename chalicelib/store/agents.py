@@ -28,8 +28,6 @@ class AgentRecord(Record):
     settings = JSONAttribute(null=True)             # llm_provider, llm_model, prompt, tools, ...
     tags = ListAttribute(of=UnicodeAttribute, null=True)
     email = UnicodeAttribute(null=True)
-    tasks_completed = NumberAttribute(null=True)
-    tasks_failed = NumberAttribute(null=True)
     last_active_at = NumberAttribute(null=True)
 
 

@@ -18,9 +18,11 @@ Keys
                                              or S#<k>, as above)
 - cost entry    pk NET#<net>#INSIGHT#COST    sk <ulid>                  one recorded cost
                                              (LLM usage or a call's credits), kept 400 days
-- budget        pk NET#<net>#INSIGHT#BUDGET  sk BUDGET                  monthly limit,
-                                             thresholds, and the spend per month
-                                             (`spend_<yyyy-mm>`, nano-dollars)
+- budget        pk NET#<net>#INSIGHT#BUDGET  sk BUDGET                  monthly limit and
+                                             thresholds
+- month spend   pk NET#<net>#INSIGHT#BUDGET  sk SPEND#<yyyy-mm>#<owner> the month's cost
+                                             (`usd_nanos`), counted in each costly move's
+                                             transaction (owner as above)
 - alert         pk NET#<net>#INSIGHT#BUDGET  sk ALERT#<yyyy-mm>#<pct>   a threshold notified
                                              (written once: conditional put)
 
@@ -54,8 +56,8 @@ class CostEntry(Record):
 
 
 class BudgetRecord(Record):
-    """The budget item (its month totals `spend_<yyyy-mm>` are dynamic attributes) and
-    the alert items."""
+    """The budget item and the alert items (the month spend shards are counters:
+    dynamic attributes, read raw)."""
     monthly_limit_nanos = NumberAttribute(null=True)
     alert_thresholds_json = UnicodeAttribute(null=True)  # [50, 80, 100]
     is_active = NumberAttribute(null=True)               # 1 or 0
@@ -85,6 +87,10 @@ def budget_pk(network_id: str) -> str:
 
 def owner_sk(node_id: str | None, shard: int) -> str:
     return f"N#{node_id}" if node_id else f"S#{shard}"
+
+
+def spend_prefix(month: str) -> str:
+    return f"SPEND#{month}#"
 
 
 def alert_sk(month: str, threshold) -> str:

@@ -9,6 +9,7 @@ from chalicelib.api.platform import router
 from chalicelib.api.platform.listing import Paging, listing, no_content
 from chalicelib.clock import iso
 from chalicelib.services import orchestration
+from chalicelib.services.insight import analytics
 
 Tags = Annotated[list[Annotated[str, Meta(max_length=100)]], Meta(max_length=50)]
 
@@ -69,16 +70,23 @@ def fields_of(body: Input) -> dict[str, Any]:
             if getattr(body, name) is not None}
 
 
-def agent_view(agent) -> dict:
+def agent_view(agent, counts: dict) -> dict:
+    """An agent as the platform shows it; `counts` are its lifetime work counters (the
+    ones analytics reads, kept in the transaction of each move of its tasks)."""
     settings = agent.settings or {}
     return {"id": agent.id, "name": agent.name, "description": agent.description,
             "role": agent.role, "status": agent.status, "is_active": bool(agent.is_active),
             **{k: settings.get(k) for k in orchestration.agents.SETTINGS},
             "worker_id": agent.worker_id,
-            "tasks_completed": int(agent.tasks_completed or 0),
-            "tasks_failed": int(agent.tasks_failed or 0), "email": agent.email,
+            "tasks_completed": int(counts.get("completed", 0)),
+            "tasks_failed": int(counts.get("failed", 0)), "email": agent.email,
             "tags": agent.tags or [], "created_at": iso(agent.created_at),
             "updated_at": iso(agent.updated_at)}
+
+
+def counted(network_id: str, agent) -> dict:
+    """One agent's view, with its counters."""
+    return agent_view(agent, analytics.agent_totals(network_id, [agent.id])[agent.id])
 
 
 def memory_view(memory) -> dict:
@@ -94,24 +102,27 @@ def list_agents(req):
     found = orchestration.agents.list_agents(req.principal.network_id,
                                              status=query.status_filter or query.status, role=query.role,
                                              **query.window())
-    return listing(found, agent_view, query)
+    counts = analytics.agent_totals(req.principal.network_id, [a.id for a in found.items])
+    return listing(found, lambda agent: agent_view(agent, counts[agent.id]), query)
 
 
 @router.route("/api/v1/agents", methods=["POST"], body=NewAgent)
 def create_agent(req):
     agent = orchestration.agents.create(req.principal.network_id, fields_of(req.body),
                                         created_by=req.principal.account_id)
-    return Response(body=agent_view(agent), status_code=201)
+    return Response(body=agent_view(agent, {}), status_code=201)  # no work yet
 
 
 @router.route("/api/v1/agents/{agent_id}")
 def get_agent(req, agent_id):
-    return agent_view(orchestration.agents.get(req.principal.network_id, agent_id))
+    network_id = req.principal.network_id
+    return counted(network_id, orchestration.agents.get(network_id, agent_id))
 
 
 @router.route("/api/v1/agents/{agent_id}", methods=["PATCH"], body=AgentFields)
 def update_agent(req, agent_id):
-    return agent_view(orchestration.agents.update(req.principal.network_id, agent_id, fields_of(req.body)))
+    network_id = req.principal.network_id
+    return counted(network_id, orchestration.agents.update(network_id, agent_id, fields_of(req.body)))
 
 
 @router.route("/api/v1/agents/{agent_id}", methods=["DELETE"])
@@ -122,12 +133,14 @@ def delete_agent(req, agent_id):
 
 @router.route("/api/v1/agents/{agent_id}/start", methods=["POST"])
 def start_agent(req, agent_id):
-    return agent_view(orchestration.agents.start(req.principal.network_id, agent_id))
+    network_id = req.principal.network_id
+    return counted(network_id, orchestration.agents.start(network_id, agent_id))
 
 
 @router.route("/api/v1/agents/{agent_id}/stop", methods=["POST"])
 def stop_agent(req, agent_id):
-    return agent_view(orchestration.agents.stop(req.principal.network_id, agent_id))
+    network_id = req.principal.network_id
+    return counted(network_id, orchestration.agents.stop(network_id, agent_id))
 
 
 @router.route("/api/v1/agents/{agent_id}/memories", query=MemoryQuery)

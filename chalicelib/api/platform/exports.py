@@ -47,9 +47,12 @@ def _tables(network_id: str, query: ExportQuery) -> dict[str, list[dict]]:
     if query.type == "tasks":
         return {"tasks": _task_rows(network_id, query.limit)}
     if query.type == "agents":  # their configuration, with the counters of their work
-        counts = {row["id"]: row for row in analytics.agents(network_id)}
-        return {"agents": [{**agent_view(a), **{k: counts[a.id][k] for k in AGENT_COUNTS}}
-                           for a in analytics.all_agents(network_id)]}
+        totals, rows = analytics.agent_counters(network_id), []
+        for agent in analytics.all_agents(network_id):
+            counts = totals.get(agent.id, {})
+            work = analytics.agent_view(agent.id, counts, agent)
+            rows.append({**agent_view(agent, counts), **{k: work[k] for k in AGENT_COUNTS}})
+        return {"agents": rows}
     overview = analytics.overview(network_id, query.days)
     summary = {k: v for k, v in overview["tasks"].items() if not isinstance(v, dict)}
     return {"timeline": analytics.timeline(network_id, query.days),

@@ -51,7 +51,7 @@ class Rotation(Input):
     value: Value | None = None
 
 
-class ExpiringQuery(Input):
+class ExpiringQuery(Paging):
     days: Annotated[int, Meta(ge=1, le=SECRET_EXPIRING_MAX_DAYS)] = 7
 
 
@@ -95,11 +95,12 @@ def create_secret(req):
 @router.route("/api/v1/secrets/expiring", auth=ADMIN, query=ExpiringQuery)
 def expiring(req):
     now = now_ms()
-    found = vault.expiring(req.principal.network_id, days=req.params.days)
-    items = [{"id": s.id, "name": s.name, "category": s.category, "expires_at": iso(s.expires_on),
-              "days_until_expiry": (int(s.expires_on) - now) // 86_400_000,
-              "version": int(s.current_version)} for s in found]
-    return {"items": items, "total": len(items), "days": req.params.days}
+    query = req.params
+    found = vault.expiring(req.principal.network_id, days=query.days, **query.window())
+    return {**listing(found, lambda s: {
+        "id": s.id, "name": s.name, "category": s.category, "expires_at": iso(s.expires_on),
+        "days_until_expiry": (int(s.expires_on) - now) // 86_400_000,
+        "version": int(s.current_version)}, query), "days": query.days}
 
 
 @router.route("/api/v1/secrets/{secret_id}", auth=ADMIN, query=RevealQuery)

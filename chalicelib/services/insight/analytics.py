@@ -132,6 +132,17 @@ def agent_counters(network_id: str, days: int | None = None) -> dict[str, dict]:
     return found
 
 
+def agent_totals(network_id: str, agent_ids: list[str]) -> dict[str, dict]:
+    """The lifetime counters of these agents (what /analytics/agents reads): one Query,
+    of one agent's item for one, of the network's agent totals for several."""
+    if not agent_ids:
+        return {}
+    prefix = TOTAL_PREFIX + (agent_ids[0] if len(agent_ids) == 1 else "")
+    found = {item["sk"][len(TOTAL_PREFIX):]: item
+             for item in read_prefix(agent_pk(network_id), prefix)}
+    return {agent_id: found.get(agent_id, {}) for agent_id in agent_ids}
+
+
 def agent_view(agent_id: str, counts: dict, agent=None) -> dict:
     completed, failed = int(counts.get("completed", 0)), int(counts.get("failed", 0))
     settings = (getattr(agent, "settings", None) or {}) if agent is not None else {}

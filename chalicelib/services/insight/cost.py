@@ -14,13 +14,15 @@ Two sources, both recorded in the transaction that completes the task (counters.
 A usage that cannot be read is ignored, never an error: the result is the worker's, and
 a completion is never refused over its accounting.
 
-The budget: a monthly limit and alert thresholds (percentages). The month's spend is kept
-on the budget item and added to right after a cost is committed, with an ADD that returns
-the new total, so exactly one writer sees each threshold crossed; the alert is then a
-conditional put (once per threshold per month) written with its `system.alert` event.
-(The month total is the one counter outside the transaction: a single item per network
-that every costly completion would otherwise contend on. The day counters are the truth
-for the cost reports.)
+The budget: a monthly limit and alert thresholds (percentages). The month's spend is
+counted in the transaction that records each cost, like every other counter: on sharded
+`SPEND#<month>#<owner>` items beside the budget (the owner is the node whose item the move
+already updates, else one of the shards), so no single item is contended. After the
+commit `check_budget` sums them (one Query) and notifies every threshold the month's spend
+has reached that was not notified yet: the alert is a conditional put (once per threshold
+per month, whoever gets there first) written with its `system.alert` event. A process that
+stops between the commit and the check loses nothing: the spend is counted, and the next
+check (the next costly completion, or setting the budget) notifies what is due.
 """
 from __future__ import annotations
 
@@ -37,8 +39,9 @@ from chalicelib.clock import iso, now_ms
 from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import events, fanout
-from chalicelib.store.base import cancelled_by_condition, transaction
-from chalicelib.store.insight import (BUDGET_SK, BudgetRecord, alert_sk, budget_pk)
+from chalicelib.store.base import cancelled_by_condition, in_parallel, transaction
+from chalicelib.store.insight import (BUDGET_SK, BudgetRecord, alert_sk, budget_pk, read_prefix,
+                                      spend_prefix)
 from chalicelib.store.records import Record
 
 log = logs.get("cost")
@@ -178,17 +181,21 @@ def month_of(ms: int) -> str:
 
 
 def _budget_item(network_id: str) -> dict:
-    from chalicelib.store.insight import read_prefix
     found = read_prefix(budget_pk(network_id), BUDGET_SK)
     return found[0] if found else {}
 
 
-def budget_view(network_id: str, *, spend_nanos: int | None = None) -> dict:
+def month_spend(network_id: str, month: str) -> int:
+    """What the month's costs add up to (nano-dollars): its spend shards, one Query."""
+    return int(sum(item.get("usd_nanos", 0)
+                   for item in read_prefix(budget_pk(network_id), spend_prefix(month))))
+
+
+def budget_view(network_id: str) -> dict:
     """GET /cost/budget: the platform's shape, for the current UTC month."""
-    now = now_ms()
-    month = month_of(now)
-    item = _budget_item(network_id)
-    spend = item.get(f"spend_{month}", 0) if spend_nanos is None else spend_nanos
+    month = month_of(now_ms())
+    item, spend = in_parallel(lambda: _budget_item(network_id),
+                              lambda: month_spend(network_id, month))
     view = {"month_start": f"{month}-01T00:00:00Z", "current_spend": usd(spend)}
     if item.get("monthly_limit_nanos") is None or not item.get("is_active"):
         return {"has_budget": False, **view}
@@ -232,29 +239,19 @@ def set_budget(network_id: str, *, monthly_limit_usd, alert_thresholds=None,
                 [Path("created_at").set(Path("created_at") | stamp)],
         return_values="ALL_NEW")
     item = _plain_attributes(response)
-    _alert_crossed(network_id, item, month_of(stamp), before=0,
-                   after=item.get(f"spend_{month_of(stamp)}", 0))
+    _notify_reached(network_id, item, month_of(stamp))
     return {"id": f"budget_{network_id}", "monthly_limit_usd": usd(item["monthly_limit_nanos"]),
             "alert_thresholds": _thresholds(item), "is_active": True,
             "created_at": iso(item.get("created_at")), "updated_at": iso(stamp)}
 
 
-def spend(network_id: str, costs: list[Usage], at_ms: int) -> None:
-    """After a commit that recorded `costs`: add them to the month's spend and notify the
-    thresholds this addition crossed (see the module's notes)."""
-    nanos = sum(c.usd_nanos for c in costs)
-    if nanos <= 0:
-        return
-    month = month_of(at_ms)
+def check_budget(network_id: str, at_ms: int) -> None:
+    """After a commit that recorded a cost: notify the thresholds the month has reached
+    (see the module's notes). A failure here delays an alert to the next check."""
     try:
-        response = Record._get_connection().update_item(
-            budget_pk(network_id), BUDGET_SK, actions=[Path(f"spend_{month}").add(nanos)],
-            return_values="ALL_NEW")
-        item = _plain_attributes(response)
-        after = item.get(f"spend_{month}", 0)
-        _alert_crossed(network_id, item, month, before=after - nanos, after=after)
-    except Exception:  # the cost itself is committed; only the alert's trigger is missed
-        log.exception("budget spend not updated", extra={"network_id": network_id})
+        _notify_reached(network_id, _budget_item(network_id), month_of(at_ms))
+    except Exception:  # noqa: BLE001 - the cost is committed; the next check catches up
+        log.exception("budget not checked", extra={"network_id": network_id})
 
 
 def _plain_attributes(response: dict) -> dict:
@@ -262,14 +259,16 @@ def _plain_attributes(response: dict) -> dict:
     return _plain(response.get("Attributes", {}))
 
 
-def _alert_crossed(network_id: str, item: dict, month: str, *, before: int, after: int) -> None:
+def _notify_reached(network_id: str, item: dict, month: str) -> None:
+    """Notify each threshold the month's spend has reached and nobody has notified yet."""
     limit = item.get("monthly_limit_nanos")
     if limit is None or not item.get("is_active"):
         return
+    spent, notified = in_parallel(lambda: month_spend(network_id, month),
+                                  lambda: {a["threshold"] for a in alerts(network_id, month)})
     for threshold in _thresholds(item):
-        line = limit * threshold / 100
-        if before < line <= after or (limit == 0 and before == 0 < after):
-            _notify(network_id, month, threshold, limit, after)
+        if threshold not in notified and spent > 0 and spent >= limit * threshold / 100:
+            _notify(network_id, month, threshold, limit, spent)
 
 
 def _notify(network_id: str, month: str, threshold, limit: int, spent: int) -> None:

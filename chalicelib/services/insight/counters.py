@@ -7,7 +7,8 @@ A task's move (services/tasks.py `_commit`, `_create_transaction`) adds:
   priority), completion durations (sum, count and a coarse histogram for p50/p95), and
   what the work cost (counted in cost.py's terms);
 - for a task of an agent, the same to the agent's day and lifetime counters;
-- for a cost, an entry (cost.py) and the provider/model day counters.
+- for a cost, an entry (cost.py), the provider/model day counters, and the month's
+  spend (the budget's, cost.py).
 
 Where: a move that involves a node (it takes, holds or releases the task) already updates
 the node's item, so its counters go on that node's items (`N#<node>`): they add no
@@ -25,8 +26,8 @@ from pynamodb.expressions.operand import Path
 
 from chalicelib.ids import ulid
 from chalicelib.services.insight import cost
-from chalicelib.store.insight import (SHARDS, TOTAL_PREFIX, CostEntry, agent_pk, cost_pk, day_pk,
-                                      model_pk, owner_sk)
+from chalicelib.store.insight import (SHARDS, TOTAL_PREFIX, CostEntry, agent_pk, budget_pk,
+                                      cost_pk, day_pk, model_pk, owner_sk, spend_prefix)
 from chalicelib.store.records import Record
 from chalicelib.store.tasks import TaskRecord, node_stats_key
 
@@ -80,7 +81,7 @@ def created(tx, task, *, node_id: str | None) -> None:
 def moved(tx, task, after, *, origin: str, node_id: str | None, stamp: int,
           result_committed: bool) -> list[cost.Usage]:
     """A move from `origin` to `after.status`; `node_id` is the node whose item the move
-    updates (None if none). The costs it recorded, for the budget (cost.spend)."""
+    updates (None if none). The costs it recorded, for the budget (cost.check_budget)."""
     network_id, to_status = task.network_id, after.status
     tally, shard = Tally(), random.randrange(SHARDS)
     tally.add(TaskRecord, _stats_key(network_id, node_id, shard),
@@ -182,3 +183,5 @@ def _record_costs(tx, tally: Tally, task, after, costs, owner: str, stamp: int) 
         tally.add(Record, (model_pk(network_id), f"{day}#{usage.provider}|{usage.model}#{owner}"),
                   usd_nanos=usage.usd_nanos, credits=usage.credits, in_tokens=usage.input_tokens,
                   out_tokens=usage.output_tokens, cost_n=1)
+    month = (budget_pk(network_id), spend_prefix(cost.month_of(stamp)) + owner)
+    tally.add(Record, month, usd_nanos=sum(usage.usd_nanos for usage in costs))

@@ -11,9 +11,10 @@
   state, queue depth, nodes registered and online, outbound deliveries given up, per
   network; deliveries waiting for an attempt, in all networks. These are the same whichever
   instance answers; each instance caches them for SWITCHBOARD_METRICS_CACHE_S (15 s).
-  The networks shown are those the fleet job has seen a node in (and the default one):
-  the job scans the nodes table every minute and keeps their list in one item, so a scrape
-  reads one item and then one counter Query and one nodes Query per network, never a Scan.
+  The networks shown are those with any activity (and the default one): the events
+  table's stream consumer adds every network it sees an event of to one item (a set), as
+  does the fleet job for networks with nodes, so a scrape reads that item and then one
+  counter Query and one nodes Query per network, never a Scan.
 
 This module is imported by the middleware at cold start: prometheus_client itself is
 imported only when /metrics is rendered.
@@ -29,6 +30,7 @@ from chalicelib.config import settings
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 NETWORKS_KEY = ("METRICS", "NETWORKS")
+NETWORKS_ATTRIBUTE = "networks"     # a string set of network ids
 PENDING_COUNT_LIMIT = 10_000  # pending deliveries counted at most (the gauge saturates)
 _lock = threading.Lock()
 _requests: dict[tuple, list] = {}   # (dialect, route, method, status) -> [count, sum, buckets...]
@@ -36,6 +38,7 @@ _started = time.time()
 _instance = uuid.uuid4().hex[:12]
 _gauges: dict = {"at": 0.0, "value": None}
 _route_dialects: dict[tuple[str, str], str] = {}
+_remembered: set[str] = set()       # networks this instance has added to the list
 
 
 def observe(dialect: str, route: str, method: str, status: int, seconds: float) -> None:
@@ -80,24 +83,24 @@ def authorized(headers, query: dict) -> bool:
 # --------------------------------------------------------------------------- gauges
 
 
-def remember_networks(network_ids: set[str]) -> None:
-    """The fleet job's list of networks with nodes (written only when it changed)."""
+def remember_networks(network_ids) -> None:
+    """Add networks to the list /metrics reports on (the events stream consumer and the
+    fleet job call this). An atomic ADD to a string set, so writers never undo each
+    other; each instance writes a network once."""
+    new = {n for n in network_ids if n} - _remembered
+    if not new:
+        return
+    from pynamodb.expressions.operand import Path
+
     from chalicelib.store.records import Record
-    known = _known_networks()
-    if network_ids and network_ids != known:
-        Record(*NETWORKS_KEY, kind="metrics_networks",
-               network_id=",".join(sorted(network_ids)), updated_at=int(time.time() * 1000)).save()
+    Record(*NETWORKS_KEY).update(actions=[Path(NETWORKS_ATTRIBUTE).add({"SS": sorted(new)})])
+    _remembered.update(new)
 
 
 def _known_networks() -> set[str]:
-    from pynamodb.exceptions import DoesNotExist
-
     from chalicelib.store.records import Record
-    try:
-        item = Record.get(*NETWORKS_KEY, consistent_read=True)
-    except DoesNotExist:
-        return set()
-    return set(filter(None, (item.network_id or "").split(",")))
+    item = Record._get_connection().get_item(*NETWORKS_KEY, consistent_read=True).get("Item")
+    return set((item or {}).get(NETWORKS_ATTRIBUTE, {}).get("SS", []))
 
 
 def _network_gauges(network_id: str) -> dict:
@@ -136,6 +139,7 @@ def gauges() -> dict:
 def clear_cache() -> None:
     with _lock:
         _gauges.update(at=0.0, value=None)
+    _remembered.clear()
 
 
 # --------------------------------------------------------------------------- exposition

@@ -82,7 +82,7 @@ def create(network_id: str, fields: dict, *, created_by: str) -> A:
                        description=fields.get("description"), role=fields.get("role") or "general",
                        status="idle", is_active=True, worker_id=worker_id,
                        settings=_settings(fields), tags=list(fields.get("tags") or []) or None,
-                       email=email_for(name) if name else None, tasks_completed=0, tasks_failed=0)
+                       email=email_for(name) if name else None)
     AGENTS.create(agent, event=_summary(agent))
     _bind(agent, None)
     return agent
