@@ -59,11 +59,17 @@ def pushed(monkeypatch):
     return recorder
 
 
-def connect_node(connection_id, node_id, capabilities):
+def connect_node(connection_id, node_id, capabilities, **extra):
     """A GemmaNet node connecting on /ws/node and registering (the open default network)."""
     connections.open_connection(connection_id, "node", anonymous("net_default"))
     frame = {"msg_type": "node_register", "payload": {"node_id": node_id, "name": node_id,
-                                                      "capabilities": capabilities}}
+                                                      "capabilities": capabilities, **extra}}
+    ws.message(SimpleNamespace(connection_id=connection_id, body=json.dumps(frame)))
+
+
+def report(connection_id, task_id, status):
+    frame = {"msg_type": "task_result", "payload": {"task_id": task_id, "status": status,
+                                                    "result": "done"}}
     ws.message(SimpleNamespace(connection_id=connection_id, body=json.dumps(frame)))
 
 
@@ -169,3 +175,25 @@ def test_a_task_that_leaves_its_node_before_being_handed_is_not_handed_later(sky
     node = NodeRecord.get("NET#net_default", "NODE#n")
     assert node.handoff is None and node.active_tasks == 0
     assert pull(sky, "n") is None
+
+
+def test_a_connected_node_that_completes_a_task_is_pushed_the_next_one_at_once(admin, pushed):
+    """The push path follows the pull's rule: a GemmaNet node has no pull, so when it
+    reports a result and has room again, the oldest queued task it can do is pushed at
+    once, not at the next batch assignment a minute later."""
+    connect_node("conn-1", "gem", ["echo"], max_concurrent=1)
+    titles = ["first", "second", "third"]
+    created = [admin.post("/api/v1/tasks", {"title": t, "required_tools": ["echo"]}).json
+               for t in titles]
+    ids = [t["id"] for t in created]
+    assert [t["status"] for t in created] == ["assigned", "pending", "pending"]
+    assert pushed.assigned("conn-1") == ids[:1]
+
+    report("conn-1", ids[0], "completed")
+    assert pushed.assigned("conn-1") == ids[:2], "room again: the oldest queued task"
+    assert admin.get(f"/api/v1/tasks/{ids[1]}").json["worker_id"] == "gem"
+
+    report("conn-1", ids[1], "failed")
+    assert pushed.assigned("conn-1") == ids[:2], "a failure does not pull the task back"
+    assert admin.get(f"/api/v1/tasks/{ids[1]}").json["status"] == "pending"
+    assert admin.get(f"/api/v1/tasks/{ids[2]}").json["status"] == "pending"
