@@ -2,6 +2,8 @@
 WebSocket — oldest first within a priority, and a pull never fails because others pull too.
 Over real HTTP with fifty claimers: tests/e2e/test_tasks_e2e.py."""
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -123,6 +125,47 @@ def test_a_claimer_that_loses_races_still_gets_a_task_and_never_one_twice(sky, m
     rest = [pull(sky, "slow") for _ in range(3)]
     assert sorted(race["fast"] + [got.title] + rest[:2]) == [f"t{i}" for i in range(6)]
     assert rest[2] is None
+
+
+def test_fifty_concurrent_claimers_are_handed_three_hundred_tasks_exactly_once(sky):
+    """The unit-level twin of the HTTP run (tests/e2e/test_tasks_e2e.py): a hundred tasks
+    queued before any node exists, fifty routed at creation to the fifty nodes, a hundred
+    and fifty created while they all pull at once. Every task reaches one node once, the
+    routed ones their own node, and no pull raises."""
+    queued = [create(sky, f"early-{i}", priority=("high", "medium", "low")[i % 3])["task_id"]
+              for i in range(100)]
+    node_ids = [f"claimer-{n:02d}" for n in range(50)]
+    for node_id in node_ids:
+        register(sky, node_id)
+    routed = {}
+    for i in range(50):
+        task = create(sky, f"routed-{i}")
+        routed[task["task_id"]] = task["assigned_node"]
+    assert sorted(routed.values()) == node_ids, "one routed to each node"
+
+    created = threading.Event()
+
+    def claimer(node_id):
+        taken = []
+        while True:
+            task = tasks.claim("net_default", node_id)
+            if task is not None:
+                assert task.assigned_node == node_id
+                taken.append(task.task_id)
+            elif not created.is_set():
+                created.wait(0.25)
+            else:
+                return taken
+    with ThreadPoolExecutor(len(node_ids)) as pool:
+        claims = [pool.submit(claimer, node_id) for node_id in node_ids]
+        late = [create(sky, f"late-{i}")["task_id"] for i in range(150)]
+        created.set()
+        taken = dict(zip(node_ids, (claim.result() for claim in claims)))
+
+    handed = [task_id for ids in taken.values() for task_id in ids]
+    assert len(handed) == 300 and set(handed) == {*queued, *routed, *late}, \
+        "every task handed out, none twice"
+    assert all(task_id in taken[node_id] for task_id, node_id in routed.items())
 
 
 def test_a_pull_answers_none_when_nothing_queued_is_for_this_node(sky, admin, api):
