@@ -58,6 +58,34 @@ def test_message_keys_are_per_principal(api, admin):
     assert sorted(m["body"] for m in inbox) == ["from alice", "from bob"]
 
 
+def test_broadcast_keys_are_per_principal_in_skycetus_and_hub2d(api, admin, settings_env):
+    settings_env(SWITCHBOARD_OPEN_DIALECTS="hub2d")
+    alice, bob = clients(api, admin)
+    for node_id in ("a", "b", "c"):
+        admin.post("/api/v1/node/register", {"node_id": node_id, "name": node_id})
+
+    def broadcast(client, content, key="b-1"):
+        return client.post("/api/v1/message/broadcast", {"from_node": "a", "content": content},
+                           headers=keyed(key))
+    first, second = broadcast(alice, "from alice"), broadcast(bob, "from bob")
+    assert first.status_code == second.status_code == 200
+    assert first.json["event_id"] != second.json["event_id"], "another client's key is its own"
+    retried = broadcast(alice, "from alice")
+    assert retried.json == first.json and retried.json["receivers"] == ["b", "c"]
+    assert broadcast(alice, "changed my mind").status_code == 409
+
+    def room(content, key="room-1"):
+        return api.post("/v1/send", {"from": "a", "content": content}, headers=keyed(key))
+    sent = room("to the room")
+    assert room("to the room").json == sent.json, "a retried Hub2d broadcast is the first one"
+    assert room("something else").status_code == 409
+    assert room("something else", key="room-2").status_code == 200
+
+    received = admin.post("/api/v1/message/receive", {"node_id": "b", "count": 10}).json
+    assert sorted(m["content"] for m in received["messages"]) == [
+        "from alice", "from bob", "something else", "to the room"], "each broadcast once"
+
+
 def test_upload_keys_are_per_principal_and_a_refused_retry_stores_nothing(api, admin):
     alice, bob = clients(api, admin)
 
