@@ -726,8 +726,8 @@ def push_next(network_id: str, node_id: str) -> int:
     queue while it has room), each pushed on its socket; a push that fails gives its task
     back to be handed again. Not after a failure: the failed task, back at the head of the
     queue, would go straight back to the node that failed it. How many were pushed."""
-    node = nodes.get(network_id, node_id)
-    if not node.connection_id or not node.approved:
+    node = nodes.find(network_id, node_id)  # (removed meanwhile: its result still stands)
+    if node is None or not node.connection_id or not node.approved:
         return 0
     return sum(1 for task in _hand(node, None) if handoff.push(task, node.connection_id))
 
