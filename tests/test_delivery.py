@@ -2,6 +2,8 @@
 WebSocket — oldest first within a priority, and a pull never fails because others pull too.
 Over real HTTP with fifty claimers: tests/e2e/test_tasks_e2e.py."""
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -59,11 +61,17 @@ def pushed(monkeypatch):
     return recorder
 
 
-def connect_node(connection_id, node_id, capabilities):
+def connect_node(connection_id, node_id, capabilities, **extra):
     """A GemmaNet node connecting on /ws/node and registering (the open default network)."""
     connections.open_connection(connection_id, "node", anonymous("net_default"))
     frame = {"msg_type": "node_register", "payload": {"node_id": node_id, "name": node_id,
-                                                      "capabilities": capabilities}}
+                                                      "capabilities": capabilities, **extra}}
+    ws.message(SimpleNamespace(connection_id=connection_id, body=json.dumps(frame)))
+
+
+def report(connection_id, task_id, status):
+    frame = {"msg_type": "task_result", "payload": {"task_id": task_id, "status": status,
+                                                    "result": "done"}}
     ws.message(SimpleNamespace(connection_id=connection_id, body=json.dumps(frame)))
 
 
@@ -119,6 +127,48 @@ def test_a_claimer_that_loses_races_still_gets_a_task_and_never_one_twice(sky, m
     assert rest[2] is None
 
 
+def test_fifty_concurrent_claimers_are_handed_three_hundred_tasks_exactly_once(sky, monkeypatch):
+    """The unit-level twin of the HTTP run (tests/e2e/test_tasks_e2e.py): a hundred tasks
+    queued before any node exists, fifty routed at creation to the fifty nodes, a hundred
+    and fifty created while they all pull at once. Every task reaches one node once, the
+    routed ones their own node, and no pull raises."""
+    queued = [create(sky, f"early-{i}", priority=("high", "medium", "low")[i % 3])["task_id"]
+              for i in range(100)]
+    node_ids = [f"claimer-{n:02d}" for n in range(50)]
+    for node_id in node_ids:
+        register(sky, node_id)
+    routed = {}
+    for i in range(50):
+        task = create(sky, f"routed-{i}")
+        routed[task["task_id"]] = task["assigned_node"]
+    assert sorted(routed.values()) == node_ids, "one routed to each node"
+
+    monkeypatch.setattr(tasks, "_contended_until", {})  # this process's hint: this test's only
+    created = threading.Event()
+
+    def claimer(node_id):
+        taken = []
+        while True:
+            task = tasks.claim("net_default", node_id)
+            if task is not None:
+                assert task.assigned_node == node_id
+                taken.append(task.task_id)
+            elif not created.is_set():
+                created.wait(0.25)
+            else:
+                return taken
+    with ThreadPoolExecutor(len(node_ids)) as pool:
+        claims = [pool.submit(claimer, node_id) for node_id in node_ids]
+        late = [create(sky, f"late-{i}")["task_id"] for i in range(150)]
+        created.set()
+        taken = dict(zip(node_ids, (claim.result() for claim in claims)))
+
+    handed = [task_id for ids in taken.values() for task_id in ids]
+    assert len(handed) == 300 and set(handed) == {*queued, *routed, *late}, \
+        "every task handed out, none twice"
+    assert all(task_id in taken[node_id] for task_id, node_id in routed.items())
+
+
 def test_a_pull_answers_none_when_nothing_queued_is_for_this_node(sky, admin, api):
     create(sky, "needs a gpu", capabilities=["gpu"])
     register(sky, "cpu-only", ["text"])
@@ -169,3 +219,25 @@ def test_a_task_that_leaves_its_node_before_being_handed_is_not_handed_later(sky
     node = NodeRecord.get("NET#net_default", "NODE#n")
     assert node.handoff is None and node.active_tasks == 0
     assert pull(sky, "n") is None
+
+
+def test_a_connected_node_that_completes_a_task_is_pushed_the_next_one_at_once(admin, pushed):
+    """The push path follows the pull's rule: a GemmaNet node has no pull, so when it
+    reports a result and has room again, the oldest queued task it can do is pushed at
+    once, not at the next batch assignment a minute later."""
+    connect_node("conn-1", "gem", ["echo"], max_concurrent=1)
+    titles = ["first", "second", "third"]
+    created = [admin.post("/api/v1/tasks", {"title": t, "required_tools": ["echo"]}).json
+               for t in titles]
+    ids = [t["id"] for t in created]
+    assert [t["status"] for t in created] == ["assigned", "pending", "pending"]
+    assert pushed.assigned("conn-1") == ids[:1]
+
+    report("conn-1", ids[0], "completed")
+    assert pushed.assigned("conn-1") == ids[:2], "room again: the oldest queued task"
+    assert admin.get(f"/api/v1/tasks/{ids[1]}").json["worker_id"] == "gem"
+
+    report("conn-1", ids[1], "failed")
+    assert pushed.assigned("conn-1") == ids[:2], "a failure does not pull the task back"
+    assert admin.get(f"/api/v1/tasks/{ids[1]}").json["status"] == "pending"
+    assert admin.get(f"/api/v1/tasks/{ids[2]}").json["status"] == "pending"

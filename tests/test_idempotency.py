@@ -2,9 +2,11 @@
 dialect: a retry returns the first result, the same key with another request is 409 and
 writes nothing, and another client's identical key is another create."""
 import boto3
+import pytest
 from urllib3 import encode_multipart_formdata
 
 from chalicelib.config import settings
+from chalicelib.errors import Conflict
 
 
 def api_key(admin, name):
@@ -56,6 +58,56 @@ def test_message_keys_are_per_principal(api, admin):
     assert send(alice, "changed my mind").status_code == 409
     inbox = admin.get("/api/v1/messages?agent_id=b").json
     assert sorted(m["body"] for m in inbox) == ["from alice", "from bob"]
+
+
+def test_broadcast_keys_are_per_principal_in_skycetus_and_hub2d(api, admin, settings_env):
+    settings_env(SWITCHBOARD_OPEN_DIALECTS="hub2d")
+    alice, bob = clients(api, admin)
+    for node_id in ("a", "b", "c"):
+        admin.post("/api/v1/node/register", {"node_id": node_id, "name": node_id})
+
+    def broadcast(client, content, key="b-1"):
+        return client.post("/api/v1/message/broadcast", {"from_node": "a", "content": content},
+                           headers=keyed(key))
+    first, second = broadcast(alice, "from alice"), broadcast(bob, "from bob")
+    assert first.status_code == second.status_code == 200
+    assert first.json["event_id"] != second.json["event_id"], "another client's key is its own"
+    retried = broadcast(alice, "from alice")
+    assert retried.json == first.json and retried.json["receivers"] == ["b", "c"]
+    assert broadcast(alice, "changed my mind").status_code == 409
+
+    def room(content, key="room-1"):
+        return api.post("/v1/send", {"from": "a", "content": content}, headers=keyed(key))
+    sent = room("to the room")
+    assert room("to the room").json == sent.json, "a retried Hub2d broadcast is the first one"
+    assert room("something else").status_code == 409
+    assert room("something else", key="room-2").status_code == 200
+
+    received = admin.post("/api/v1/message/receive", {"node_id": "b", "count": 10}).json
+    assert sorted(m["content"] for m in received["messages"]) == [
+        "from alice", "from bob", "something else", "to the room"], "each broadcast once"
+
+
+def test_commhub_agents_keys_are_per_principal_for_messages_and_tasks(api, admin):
+    from chalicelib.api.commhub import mcp_tools
+    from chalicelib.auth.principal import Principal
+    alice, bob = (Principal(network_id="net_default", kind="api_key", account_id=f"acct-{who}")
+                  for who in ("alice", "bob"))
+
+    def message(principal, content, key="c-1"):
+        return mcp_tools.send_message(principal, mcp_tools.NewMessage(
+            alias="a", to="b", content=content, idempotency_key=key))["message_id"]
+
+    def task(principal, content, key="t-1"):
+        return mcp_tools.send_task(principal, mcp_tools.NewTask(
+            alias="a", to="b", content=content, idempotency_key=key))["task_id"]
+    for create in (message, task):
+        first, other = create(alice, "from alice"), create(bob, "from bob")
+        assert first != other and create(alice, "from alice") == first
+        with pytest.raises(Conflict):
+            create(alice, "changed my mind")
+    inbox = [m["content"] for m in admin.get("/api/messages?alias=b").json["messages"]]
+    assert sorted(inbox) == ["from alice", "from bob"]
 
 
 def test_upload_keys_are_per_principal_and_a_refused_retry_stores_nothing(api, admin):

@@ -119,3 +119,26 @@ def test_commhub_reports_one_role_per_user_and_refuses_duplicate_network_names(a
                       ("/api/tasks", "tasks"), ("/api/completions", "completions")):
         answer = admin.get(path).json
         assert answer["ok"] is True and answer["count"] == len(answer[key]), path
+
+
+def test_a_commhub_window_is_not_ended_by_events_it_does_not_show(api, settings_env):
+    """A task for nobody in particular is in every reader's part of the log, but a CommHub
+    stream shows an agent only its own work: such an event must not end an idle window
+    empty (one more request per event on API Gateway, or a spurious keepalive)."""
+    import threading
+    import time
+
+    from chalicelib.services import messaging
+    settings_env(SWITCHBOARD_STREAM_WAIT="0", SWITCHBOARD_EVENT_SETTLE_MS="0")
+    admin = api.bearer(ADMIN_TOKEN)
+    start = _frames(admin.get("/events/alice").body.decode())[0]["id"]
+    admin.post("/api/v1/tasks", {"title": "for whoever is free"})
+    settings_env(SWITCHBOARD_STREAM_WAIT="3")
+
+    def later():
+        time.sleep(0.5)
+        messaging.send("net_default", account_id="acct", sender="bob", recipient="alice",
+                       content="for alice", source="test")
+    threading.Thread(target=later).start()
+    window = _frames(admin.get(f"/events/alice?last_event_id={start}").body.decode())
+    assert [f.get("event") for f in window if "data" in f] == ["new_message"], window

@@ -55,18 +55,25 @@ class _Reader:
         self.target, self.types, self.render = target, types, render
 
     def next_window(self, wait_s: float, *, ttl_s: float) -> list[str]:
-        """Frames for what arrives within `wait_s` (nothing if nothing does). Where the window
-        ended is remembered for the reader's return (messaging.resume_point)."""
+        """Frames for what arrives within `wait_s` (nothing if nothing does). Events the
+        dialect does not show (a CommHub reader is not told of others' tasks) do not end
+        the window. Where it ended is remembered for the reader's return
+        (messaging.resume_point)."""
         messaging.seen(self.network_id, self.subscriber, ttl_s=ttl_s)
-        found, position = events.wait(self.network_id, self.position, timeout_s=wait_s,
-                                      target=self.target, types=self.types)
+        ends = time.monotonic() + wait_s
         frames, delivered = [], self.position
-        for event in found:
-            text = self.render(event)
-            if text:
-                frames.append(text)
-                delivered = event.event_id
-        self.position = position or self.position
+        while True:
+            found, position = events.wait(self.network_id, self.position,
+                                          timeout_s=max(0.0, ends - time.monotonic()),
+                                          target=self.target, types=self.types)
+            for event in found:
+                text = self.render(event)
+                if text:
+                    frames.append(text)
+                    delivered = event.event_id
+            self.position = position or self.position
+            if frames or time.monotonic() >= ends:
+                break
         messaging.seen(self.network_id, self.subscriber, ttl_s=ttl_s,
                        read=(delivered, self.position))
         return frames

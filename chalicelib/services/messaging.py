@@ -21,7 +21,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWri
 
 from chalicelib.clock import now_ms
 from chalicelib.config import settings
-from chalicelib.errors import NotFound, PayloadTooLarge, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.ids import stream_id, stream_id_time, ulid
 from chalicelib.services import connections, events, fanout, idempotency, nodes
 from chalicelib.services.insight import counters
@@ -125,10 +125,21 @@ def _replay(network_id: str, account_id: str, key: str, request_hash: str) -> M 
 
 
 def broadcast(network_id: str, *, sender: str, content, source: str, type: str = "broadcast",
-              channel: str | None = None) -> tuple[EventRecord, list[str]]:
-    """One message to every node of the network but the sender; (event, receivers)."""
+              channel: str | None = None, account_id: str | None = None,
+              idempotency_key_value: str | None = None) -> tuple[EventRecord, list[str]]:
+    """One message to every node of the network but the sender; (event, receivers). As
+    with `send`, a retry with the principal's same key returns the first broadcast and
+    sends nothing again; the same key with another message is a Conflict."""
     sender = nodes.validate_node_id(sender, "from")
     content = _content(content)
+    key = idempotency_key_value if account_id else None
+    request_hash = idempotency.fingerprint(dict(
+        broadcast=True, sender=sender, content=content, type=type, channel=channel)) \
+        if key else None
+    if key:
+        previous = _replay_broadcast(network_id, account_id, key, request_hash)
+        if previous is not None:
+            return previous
     receivers = sorted(n.node_id for n in nodes.list_nodes(network_id) if n.node_id != sender)
     stamp = now_ms()
     broadcast_id = f"bc-{ulid(stamp).lower()}"
@@ -143,15 +154,40 @@ def broadcast(network_id: str, *, sender: str, content, source: str, type: str =
     for copy in copies:
         copy.event_id = event.event_id
     for start in range(0, max(len(copies), 1), BROADCAST_CHUNK):
-        with transaction() as tx:
-            if start == 0:
-                tx.save(event)
-                counters.messages_sent(tx, network_id, 1, stamp)
-            for copy in copies[start:start + BROADCAST_CHUNK]:
-                tx.save(copy)
-                tx.save(_pending(copy))
+        try:
+            with transaction() as tx:
+                if start == 0:
+                    tx.save(event)
+                    counters.messages_sent(tx, network_id, 1, stamp)
+                    if key:
+                        tx.save(M(*idempotency_key(network_id, account_id, key),
+                                  msg_id=broadcast_id, event_id=event.event_id,
+                                  request_hash=request_hash, created_at=stamp),
+                                condition=M.pk.does_not_exist())
+                for copy in copies[start:start + BROADCAST_CHUNK]:
+                    tx.save(copy)
+                    tx.save(_pending(copy))
+        except TransactWriteError as error:  # a concurrent retry with the same key won
+            previous = start == 0 and key and cancelled_by_condition(error) and \
+                _replay_broadcast(network_id, account_id, key, request_hash)
+            if previous:
+                return previous
+            raise
     fanout.announce(network_id, [event])
     return event, receivers
+
+
+def _replay_broadcast(network_id: str, account_id: str, key: str,
+                      request_hash: str) -> tuple[EventRecord, list[str]] | None:
+    marker = idempotency.earlier(M, network_id, account_id, key, request_hash)
+    if marker is None:
+        return None
+    try:
+        event = EventRecord.get(f"NET#{network_id}", marker.event_id, consistent_read=True)
+    except DoesNotExist:
+        raise Conflict("this idempotency key named a broadcast older than the event log "
+                       "keeps") from None
+    return event, list(event.data.get("receivers") or [])
 
 
 def get(network_id: str, msg_id: str) -> M:

@@ -717,6 +717,23 @@ def pull(network_id: str, node_id: str, *, limit: int | None = 1) -> list[T]:
         return []
     if not nodes.is_online(node):
         node = nodes.heartbeat(network_id, node_id)  # asking for work is a sign of life
+    return _hand(node, limit)
+
+
+def push_next(network_id: str, node_id: str) -> int:
+    """The push path's pull. A connected node that completed a task has room again: it is
+    handed its next tasks by the rule of `pull` (what waits for it, then claims from the
+    queue while it has room), each pushed on its socket; a push that fails gives its task
+    back to be handed again. Not after a failure: the failed task, back at the head of the
+    queue, would go straight back to the node that failed it. How many were pushed."""
+    node = nodes.find(network_id, node_id)  # (removed meanwhile: its result still stands)
+    if node is None or not node.connection_id or not node.approved:
+        return 0
+    return sum(1 for task in _hand(node, None) if handoff.push(task, node.connection_id))
+
+
+def _hand(node: N, limit: int | None) -> list[T]:
+    network_id, node_id = node.network_id, node.node_id
     wanted = limit if limit is not None else len(node.handoff or ())
     handed = []
     for task_id in sorted(node.handoff or ()):  # task ids sort by creation time

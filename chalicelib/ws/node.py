@@ -92,6 +92,7 @@ def task_result(record, payload: dict) -> None:
         tasks.complete(record.network_id, str(task_id), node_id=record.node_id, actor=actor,
                        result={"output": output, "processing_time_ms": elapsed,
                                "usage": payload.get("usage")})
+        tasks.push_next(record.network_id, record.node_id)  # it has room: its next task
     else:
         tasks.fail(record.network_id, str(task_id), node_id=record.node_id, actor=actor,
                    error=str(output) if output is not None else "the node reported a failure")

@@ -282,6 +282,29 @@ def test_platform_sockets_receive_the_events_they_subscribed_to(hub, creds):
     assert online["event"] == "worker.online" and online["data"]["node_id"] == "watched"
 
 
+def test_a_busy_sdk_node_is_pushed_queued_work_as_it_finishes(hub, creds):
+    """More tasks than the node has room for: the rest wait in the queue, and each result
+    the node sends makes room for the next, pushed at once (the node cannot pull)."""
+    admin = {"Authorization": f"Bearer {creds['admin_token']}"}
+
+    def slow_echo(content, **params):
+        time.sleep(0.2)
+        return content
+    with RunningNode(f"{hub.ws_url}/ws/node", "busy", ["busy"], {"busy": slow_echo}) as node:
+        node.listed_by(hub.base_url, "busy")
+        created = [requests.post(hub.url("/api/v1/tasks"), headers=admin, json={
+            "title": f"job {n}", "required_tools": ["busy"]}).json() for n in range(8)]
+        assert sum(t["status"] == "pending" for t in created) >= 3, "more than it has room for"
+        deadline = time.monotonic() + 15  # batch assignment, the other way, runs each minute
+        while time.monotonic() < deadline:
+            states = [requests.get(hub.url(f"/api/v1/tasks/{t['id']}"), headers=admin)
+                      .json()["status"] for t in created]
+            if set(states) == {"completed"}:
+                break
+            time.sleep(0.2)
+        assert states == ["completed"] * 8
+
+
 def test_work_for_a_node_that_went_away_waits_for_it_to_come_back(hub, creds):
     admin = {"Authorization": f"Bearer {creds['admin_token']}"}
 

@@ -49,6 +49,7 @@ class NewMessage(Input):
     alias: Id
     to: Id
     content: Content
+    idempotency_key: IdempotencyKey | None = None
 
 
 class Reply(Input):
@@ -146,7 +147,7 @@ def send_task(principal, args: NewTask) -> dict:
 def send_message(principal, args: NewMessage) -> dict:
     message, _ = messaging.send(principal.network_id, account_id=principal.account_id,
                                 sender=args.alias, recipient=args.to, content=args.content,
-                                source="commhub")
+                                source="commhub", idempotency_key_value=args.idempotency_key)
     return message_view(message)
 
 

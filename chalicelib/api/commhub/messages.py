@@ -1,9 +1,10 @@
 """CommHub /api/messages and the SSE stream /events/{alias}: translation only.
 
 The stream carries CommHub's event types — `new_task`, `new_message`, `new_reply`,
-`broadcast`, and `heartbeat` when nothing happened — and, unlike CommHub, every event has
-an `id:`, so a reconnect with `Last-Event-ID` (or `?last_event_id=`) replays what was
-missed.
+`broadcast` — and, when nothing happened, a comment with its position instead of CommHub's
+`heartbeat` event (no `data:` but messages and work: push/sse.py). Unlike CommHub, every
+event has an `id:`, so a reconnect with `Last-Event-ID` (or `?last_event_id=`) replays what
+was missed.
 """
 from chalicelib.api.commhub import Scoped, listing, network_of, router
 from chalicelib.api.inputs import Cursor, Id, Limit

@@ -61,7 +61,9 @@ def send(req):
                                     idempotency_key_value=req.idempotency_key())
         return {"ok": True, "event_id": message.event_id, "msg_id": message.msg_id}
     event, receivers = messaging.broadcast(network_id, sender=sender, content=content,
-                                           channel=room, source="hub2d", type="text")
+                                           channel=room, source="hub2d", type="text",
+                                           account_id=req.principal.account_id,
+                                           idempotency_key_value=req.idempotency_key())
     return {"ok": True, "event_id": event.event_id, "msg_id": event.data["message_id"],
             "receivers": receivers}
 

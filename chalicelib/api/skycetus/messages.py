@@ -92,7 +92,8 @@ def broadcast(req):
     body = req.body
     event, receivers = messaging.broadcast(
         req.principal.network_id, sender=body.from_node, content=body.content,
-        type=body.type or "broadcast", source="skycetus")
+        type=body.type or "broadcast", source="skycetus",
+        account_id=req.principal.account_id, idempotency_key_value=req.idempotency_key())
     return {"success": True, "receivers": receivers, "event_id": event.event_id,
             "transport": TRANSPORT}
 
