@@ -234,19 +234,12 @@ _installed: LocalDynamoDB | None = None
 def install_transport(engine: LocalDynamoDB) -> None:
     """Route this process's DynamoDB data-plane calls aimed at `engine.endpoint` to it."""
     global _installed
-    import botocore.client
-    if _installed is None:
-        original = botocore.client.BaseClient._make_api_call
-
-        def _make_api_call(client, operation_name, api_params):
-            engine_now = _installed
-            if engine_now is not None and operation_name in DATA_PLANE and \
-                    client.meta.service_model.service_name == "dynamodb" and \
-                    client.meta.endpoint_url.rstrip("/") == engine_now.endpoint:
-                return engine_now.call(operation_name, api_params)
-            return original(client, operation_name, api_params)
-
-        botocore.client.BaseClient._make_api_call = _make_api_call
+    from infra.local import transport
+    if _installed is not None:
+        transport.unroute("dynamodb", _installed.endpoint)
+    transport.route("dynamodb", engine.endpoint,
+                    lambda client, operation, params: engine.call(operation, params)
+                    if operation in DATA_PLANE else transport.PASS)
     _installed = engine
 
 

@@ -10,7 +10,9 @@
   strings as Lambda resolves them. The socket's path is reported in
   `requestContext.path`.
 - The Management API (`POST|GET|DELETE /@connections/{id}`) that `post_to_connection`
-  calls, so the app's boto3 push code reaches the right local socket.
+  calls, so the app's boto3 push code reaches the right local socket. The app's own posts
+  and deletes are answered in process (`management_call`, through infra/local/transport.py)
+  with the same results and errors; clients outside the process use HTTP.
 - With SWITCHBOARD_LOCAL_CLOCK_CONTROL=1 only, `GET /@clock` and `POST /@clock
   {"advance_ms": N}`: tests move the stack's clock forward (chalicelib/clock.py) to make
   schedules, deadlines and expiries come due without waiting.
@@ -196,6 +198,7 @@ class LocalGateway:
         self.routes = RouteTable(self.app.routes.keys())
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self.sockets: dict[str, LocalSocket] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's, seen on first call
         self.ws_handlers = {
             route_key: getattr(app_module, config.handler_string.rsplit(".", 1)[-1])
             for route_key, config in self.app.websocket_handlers.items()
@@ -204,6 +207,7 @@ class LocalGateway:
     # ------------------------------------------------------------------ ASGI entry
 
     async def __call__(self, scope, receive, send):
+        self.loop = self.loop or asyncio.get_running_loop()
         if scope["type"] == "http":
             if scope["path"].startswith(MANAGEMENT_PREFIX):
                 await self._management(scope, receive, send)
@@ -451,13 +455,44 @@ class LocalGateway:
                 "ConnectedAt": _iso(sock.connected_at), "LastActiveAt": _iso(sock.last_active_at),
                 "Identity": {"SourceIp": sock.source_ip, "UserAgent": sock.user_agent}})
         if method == "DELETE":
-            async with sock.lock:
-                if not sock.closed:
-                    sock.closed = True
-                    await sock.send({"type": "websocket.close", "code": 1000})
+            await self._close(sock)
             return await respond(send, 204, None)
         return await respond(send, 405, {"message": "Method not allowed"})
 
+
+    def management_call(self, client, operation: str, params: dict):
+        """`PostToConnection` and `DeleteConnection` from this process's boto3, answered as the
+        HTTP door above answers them; anything else (or a call from the server's own thread,
+        which must not wait on itself) goes over HTTP."""
+        from infra.local import transport
+        loop = self.loop
+        if operation not in ("PostToConnection", "DeleteConnection") or loop is None or \
+                _running_loop() is loop:
+            return transport.PASS
+        sock = self.sockets.get(params["ConnectionId"])
+        if sock is None or sock.closed:
+            raise _management_error(client, operation, 410, "GoneException")
+        if operation == "PostToConnection":
+            data = params["Data"]
+            data = data.encode() if isinstance(data, str) else bytes(data)
+            if len(data) > MAX_FRAME_BYTES:
+                raise _management_error(client, operation, 413, "PayloadTooLargeException",
+                                        "Message too long")
+            if not asyncio.run_coroutine_threadsafe(sock.deliver(data), loop).result(
+                    timeout=self.timeout_s):
+                raise _management_error(client, operation, 410, "GoneException")
+            return {"ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {},
+                                         "RetryAttempts": 0}}
+        asyncio.run_coroutine_threadsafe(self._close(sock), loop).result(timeout=self.timeout_s)
+        return {"ResponseMetadata": {"HTTPStatusCode": 204, "HTTPHeaders": {},
+                                     "RetryAttempts": 0}}
+
+    @staticmethod
+    async def _close(sock: LocalSocket) -> None:
+        async with sock.lock:
+            if not sock.closed:
+                sock.closed = True
+                await sock.send({"type": "websocket.close", "code": 1000})
 
     async def _clock(self, scope, receive, send):
         from chalicelib import clock
@@ -468,6 +503,20 @@ class LocalGateway:
             except (ValueError, TypeError, AttributeError):
                 return await respond(send, 400, {"message": "send {\"advance_ms\": N >= 0}"})
         return await respond(send, 200, {"now_ms": clock.now_ms()})
+
+
+def _running_loop():
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _management_error(client, operation: str, status: int, code: str, message: str | None = None):
+    """The botocore error the Management API's HTTP answer would have become."""
+    return client.exceptions.from_code(code)(
+        {"Error": {"Code": code, "Message": message or ""},
+         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}}}, operation)
 
 
 def new_connection_id() -> str:

@@ -105,6 +105,8 @@ class LocalStack:
         from infra.local.scheduler import Scheduler
         self.gateway = LocalGateway(app_module, streaming=os.environ.get(
             "SWITCHBOARD_LOCAL_STREAMING", "on").strip().lower() != "off")
+        from infra.local import transport
+        transport.route("apigatewaymanagementapi", self.base_url, self.gateway.management_call)
         override = os.environ.get("SWITCHBOARD_LOCAL_SCHEDULE_SECONDS")
         self.scheduler = Scheduler(app_module, float(override) if override else None)
         self.scheduler.start()
