@@ -315,6 +315,31 @@ def test_ip_rules_are_validated_and_refuse_before_any_handler(api, monkeypatch):
     assert owner.get("/api/v1/tasks").status_code == 200
 
 
+def test_a_networks_ip_rules_hold_when_a_member_acts_in_it_from_another_network(api,
+                                                                                monkeypatch):
+    """A user's CommHub token is issued in one network and may act in the user's others
+    (`network_id`): each network's rules still decide who reaches it."""
+    from chalice import local
+    made = api.bearer(ADMIN_TOKEN).post("/api/auth/register", {"username": "nadia",
+                                                                "password": PASSWORD})
+    token = api.bearer(made.json["token"])
+    assert made.json["network_id"] == settings().default_network_id
+    outpost = token.post("/api/networks", {"name": "outpost"}).json["network_id"]
+    owner = api.bearer(login(api, "nadia").json["access_token"])  # lands in the network it owns
+    assert owner.put("/api/v1/security/ip-rules", {"allow": ["203.0.113.0/24"],
+                                                   "force": True}).status_code == 200
+
+    scoped = f"?network_id={outpost}"
+    assert token.get("/api/tasks").status_code == 200, "its own network has no rules"
+    for refused in (token.get(f"/api/tasks{scoped}"), token.get(f"/api/networks/{outpost}"),
+                    token.put(f"/api/networks/{outpost}", {"description": "from outside"}),
+                    token.post("/api/tokens", {"network_id": outpost, "name": "t"}),
+                    token.post(f"/api/networks/{outpost}/invite", {"role": "member"})):
+        assert refused.status_code == 403 and refused.json["error"] == "forbidden", refused.json
+    monkeypatch.setattr(local.LambdaEventConverter, "LOCAL_SOURCE_IP", "203.0.113.9")
+    assert token.get(f"/api/tasks{scoped}").status_code == 200, "an allowed address reaches it"
+
+
 def test_settings_are_typed_validated_and_secrets_stay_sealed(api):
     admin = api.bearer(ADMIN_TOKEN)
     everything = admin.get("/api/v1/settings").json

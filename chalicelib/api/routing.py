@@ -179,7 +179,7 @@ def authenticate(req: ApiRequest, auth: str, method: str, path: str) -> Principa
     from chalicelib.services.people import credentials, ip_rules
     secret = presented_secret(req.headers, req.query, req.json_or_none)
     if secret:
-        principal = credentials.resolve_secret(secret)
+        principal = credentials.resolve_secret(secret)._replace(source_ip=req.source_ip)
     elif auth == OPEN and settings().is_open(req.dialect.name):
         return anonymous(settings().default_network_id)
     else:

@@ -220,5 +220,6 @@ def scope_to_network(principal: Principal, network_id: str | None) -> Principal:
     networks.require_reach(principal, network_id)
     if principal.user_id:
         return principal_for_user(principal.user_id, network_id, principal.kind,
-                                  principal.account_id, principal.token_id, principal.scopes)
+                                  principal.account_id, principal.token_id, principal.scopes
+                                  )._replace(source_ip=principal.source_ip)
     raise NotFound(f"network {network_id} not found")
