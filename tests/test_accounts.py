@@ -164,6 +164,15 @@ def test_password_policy_names_each_rule_and_remembers_earlier_passwords(api):
                        {"require_uppercase": True, "require_numbers": "true",
                         "require_special": True, "min_length": "14"}).json["policy"]
     assert policy["min_length"] == 14 and policy["require_numbers"] is True
+    for bad, problem in (({"min_length": "long"}, "int_parsing"), ({"min_length": 7}, None),
+                         ({"reject_common": "maybe"}, "bool_parsing")):
+        refused = admin.put("/api/v1/security/password-policy", {"history_count": 2, **bad})
+        assert refused.status_code == 422
+        error = refused.json["details"]["errors"][0]
+        assert error["field"] == f"body -> {next(iter(bad))}", "named where it was sent"
+        assert problem is None or error["type"] == problem
+    assert admin.get("/api/v1/security/password-policy").json["history_count"] == 5, \
+        "nothing of a refused change is stored"
     # The default network's policy is the deployment's: it governs self-registration.
     refused = api.post("/api/v1/auth/register", {"email": "eve@example.test",
                                                  "password": "lowercase only!"})
@@ -300,6 +309,10 @@ def test_ip_rules_are_validated_and_refuse_before_any_handler(api, monkeypatch):
     assert bad.status_code == 422
     assert [e["field"] for e in bad.json["details"]["errors"]] == [
         "body -> rules -> 0 -> cidr", "body -> rules -> 1 -> cidr"]
+    lists = owner.put("/api/v1/security/ip-rules", {"allow": ["10.0.0.0/8", "10.1/8"],
+                                                    "block": ["fe80::/zz"]})
+    assert [e["field"] for e in lists.json["details"]["errors"]] == [
+        "body -> allow -> 1", "body -> block -> 0"], "named where they were sent"
     mine = owner.put("/api/v1/security/ip-rules", {"deny": ["127.0.0.0/8"]})
     assert mine.status_code == 409 and '"force": true' in mine.json["detail"]
     saved = owner.put("/api/v1/security/ip-rules", {"allow": ["203.0.113.0/24", "2001:db8::/32"],
