@@ -485,3 +485,12 @@ def test_governance_is_for_administrators(api):
     own = member.get("/api/v1/security/sessions").json["items"]
     assert len(own) == 2 and len({s["user_id"] for s in own}) == 1, \
         "their own sessions only: registration's and login's"
+    # Owners of another network read its CommHub audit log, with a credential of this one.
+    workshop = member.post("/api/networks", {"name": "workshop"}).json["network_id"]
+    assert member.post(f"/api/networks/{workshop}/invite", {"role": "member"}).status_code == 200
+    theirs = member.get(f"/api/audit-log?network_id={workshop}")
+    assert theirs.status_code == 200, theirs.json
+    assert [log["action"] for log in theirs.json["logs"]] == ["networks.invite"], \
+        "recorded in the network it acted in"
+    assert member.get(f"/api/audit-log?network_id={settings().default_network_id}") \
+        .status_code == 403, "not an administrator of the default network"

@@ -214,11 +214,14 @@ def resolve_secret(secret: str) -> Principal:
 
 def scope_to_network(principal: Principal, network_id: str | None) -> Principal:
     """The same caller acting in another of its networks (CommHub's `network_id` parameter).
-    Only a user's own credentials move between networks; network-bound ones never do."""
+    Only a user's own credentials move between networks; network-bound ones never do. The
+    request's audit record goes to the network acted in, whose administrators read it."""
     if not network_id or network_id == principal.network_id:
         return principal
     networks.require_reach(principal, network_id)
     if principal.user_id:
+        from chalicelib.services import audit
+        audit.note(network_id=network_id)
         return principal_for_user(principal.user_id, network_id, principal.kind,
                                   principal.account_id, principal.token_id, principal.scopes
                                   )._replace(source_ip=principal.source_ip)
