@@ -155,6 +155,33 @@ def test_lockout_per_account_and_per_address_answers_429_with_retry_after(api, m
     assert login(api).status_code == 200
 
 
+def test_what_is_useless_once_expired_is_left_to_the_identity_tables_ttl(api):
+    """Expired sessions would otherwise pile up under their user (each login reads them all)
+    and every unknown login tried would leave a counter forever."""
+    from chalicelib.store.identity import IdentityRecord as R
+    from chalicelib.store.tables import TTL_ATTRIBUTES
+    assert TTL_ATTRIBUTES[R] == "purge_at"
+    user_id = sign_up(api)["user"]["id"]
+    key = api.bearer(login(api).json["access_token"]).post("/api/v1/security/api-keys",
+                                                           {"name": "ci"})
+    assert key.status_code == 201
+    assert login(api, email="nobody@example.test").status_code == 401
+
+    tokens = list(R.query(f"USER#{user_id}", R.sk.startswith("TOKEN#")))
+    sessions_ = [t for t in tokens if t.kind == "refresh_token"]
+    assert len(sessions_) == 2 and all(
+        t.purge_at == t.expires_at // 1000 + 86_400 for t in sessions_), "a day after expiry"
+    for session in sessions_:
+        assert R.get(f"CRED#{session.secret_hash}", "CRED").purge_at == session.purge_at
+        pointer = R.get(f"NET#{session.network_id}", f"SESSION#{session.token_id}")
+        assert pointer.purge_at == session.purge_at
+    assert [t.purge_at for t in tokens if t.kind == "api_key"] == [None], "it never expires"
+    assert R.get(f"USER#{user_id}", "PROFILE").purge_at is None
+    counters = [r for r in R.scan(R.pk.startswith("LOCKOUT#"))]
+    window_end_s = max(r.window_start for r in counters) // 1000 + 15 * 60
+    assert counters and all(window_end_s <= r.purge_at <= window_end_s + 120 for r in counters)
+
+
 def test_password_policy_names_each_rule_and_remembers_earlier_passwords(api):
     admin = api.bearer(ADMIN_TOKEN)
     weak = api.post("/api/v1/auth/register", {"email": "eve@example.test", "password": "eve12"})
