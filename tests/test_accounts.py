@@ -454,6 +454,29 @@ def test_every_mutation_is_audited_once_without_secrets_or_bodies(api):
     assert commhub["logs"][0]["user_id"] and " " in commhub["logs"][0]["created_at"]
 
 
+def test_websocket_connects_are_audited_in_the_sockets_dialect(api):
+    from chalice.app import WebsocketEvent
+    from chalicelib import ws
+
+    def connect(connection_id, path, **query):
+        event = {"requestContext": {"connectionId": connection_id, "routeKey": "$connect",
+                                    "eventType": "CONNECT", "path": path, "requestId": "r1",
+                                    "identity": {"sourceIp": "198.51.100.4"},
+                                    "domainName": "localhost", "stage": "api"},
+                 "queryStringParameters": query or None, "headers": {}}
+        return ws.connect(WebsocketEvent(event, None))["statusCode"]
+
+    assert connect("c-events", "/ws", token=ADMIN_TOKEN) == 200
+    assert connect("c-forged", "/ws/node", token="sbk_forged") == 401
+    rows = api.bearer(ADMIN_TOKEN).get("/api/v1/admin/audit?action=websocket.connect").json
+    assert [(r["dialect"], r["outcome"], r["status_code"], r["resource_id"], r["route"])
+            for r in rows] == [("gemmanet", "denied", 401, "c-forged", "/ws/node"),
+                               ("platform", "success", 200, "c-events", "/ws")]
+    assert rows[1]["credential"] == "admin_token" and rows[0]["actor_type"] == "anonymous"
+    assert {r["ip_address"] for r in rows} == {"198.51.100.4"}
+    assert ADMIN_TOKEN not in repr(rows)
+
+
 def test_a_failing_audit_write_never_fails_the_request(api, monkeypatch):
     from chalicelib.services import audit
 
