@@ -119,3 +119,21 @@ def test_a_webhook_triggers_free_form_payload_is_held_to_the_same_rules(admin, a
     assert admin.get(f"/api/v1/triggers/{made['id']}/history").json["total"] == 0
     fired = api.call("POST", fire, raw=b'{"build": 7}', headers=hook)
     assert fired.status_code == 202 and fired.json["event_data"] == {"build": 7}
+
+
+def test_a_refusal_listing_many_wrong_fields_stays_small(admin):
+    """Each wrong field is named, up to a few kilobytes: the rest are counted, never echoed
+    (hostile.REFUSAL_MAX_BYTES is what the sweep allows)."""
+    from tests.hostile import REFUSAL_MAX_BYTES
+    astral = "\U0001f600" * 60   # twelve bytes each once escaped in JSON
+    many_rules = admin.put("/api/v1/security/ip-rules", {"deny": [f"{i}{astral}"
+                                                                  for i in range(150)]})
+    many_keys = admin.put("/api/v1/security", {"lockout": {f"{i}{astral}": 1 for i in range(150)}})
+    for refused in (many_rules, many_keys):
+        assert refused.status_code == 422
+        assert len(refused.body) <= REFUSAL_MAX_BYTES, len(refused.body)
+        errors = refused.json["details"]["errors"]
+        assert errors[0]["field"].startswith("body -> ") and len(errors) < 150
+        assert errors[-1]["type"] == "too_many_errors"
+        assert errors[-1]["message"] == f"and {150 - len(errors) + 1} more errors"
+        assert len(refused.json["detail"]) == len(errors)

@@ -115,7 +115,7 @@ def _normalise(entries: list[dict], principal: Principal, previous: list[dict]) 
             network = ipaddress.ip_network(cidr.strip(), strict=False)
         except ValueError:
             errors.append(FieldError(("body", *entry.get("at", ("rules", index, "cidr"))),
-                                     f"{str(cidr)[:60]!r} is not an IPv4 or IPv6 address or CIDR",
+                                     f"{str(cidr)[:40]!r} is not an IPv4 or IPv6 address or CIDR",
                                      "ip_cidr"))
             continue
         if action is None:
