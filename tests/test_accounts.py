@@ -155,6 +155,33 @@ def test_lockout_per_account_and_per_address_answers_429_with_retry_after(api, m
     assert login(api).status_code == 200
 
 
+def test_what_is_useless_once_expired_is_left_to_the_identity_tables_ttl(api):
+    """Expired sessions would otherwise pile up under their user (each login reads them all)
+    and every unknown login tried would leave a counter forever."""
+    from chalicelib.store.identity import IdentityRecord as R
+    from chalicelib.store.tables import TTL_ATTRIBUTES
+    assert TTL_ATTRIBUTES[R] == "purge_at"
+    user_id = sign_up(api)["user"]["id"]
+    key = api.bearer(login(api).json["access_token"]).post("/api/v1/security/api-keys",
+                                                           {"name": "ci"})
+    assert key.status_code == 201
+    assert login(api, email="nobody@example.test").status_code == 401
+
+    tokens = list(R.query(f"USER#{user_id}", R.sk.startswith("TOKEN#")))
+    sessions_ = [t for t in tokens if t.kind == "refresh_token"]
+    assert len(sessions_) == 2 and all(
+        t.purge_at == t.expires_at // 1000 + 86_400 for t in sessions_), "a day after expiry"
+    for session in sessions_:
+        assert R.get(f"CRED#{session.secret_hash}", "CRED").purge_at == session.purge_at
+        pointer = R.get(f"NET#{session.network_id}", f"SESSION#{session.token_id}")
+        assert pointer.purge_at == session.purge_at
+    assert [t.purge_at for t in tokens if t.kind == "api_key"] == [None], "it never expires"
+    assert R.get(f"USER#{user_id}", "PROFILE").purge_at is None
+    counters = [r for r in R.scan(R.pk.startswith("LOCKOUT#"))]
+    window_end_s = max(r.window_start for r in counters) // 1000 + 15 * 60
+    assert counters and all(window_end_s <= r.purge_at <= window_end_s + 120 for r in counters)
+
+
 def test_password_policy_names_each_rule_and_remembers_earlier_passwords(api):
     admin = api.bearer(ADMIN_TOKEN)
     weak = api.post("/api/v1/auth/register", {"email": "eve@example.test", "password": "eve12"})
@@ -164,6 +191,15 @@ def test_password_policy_names_each_rule_and_remembers_earlier_passwords(api):
                        {"require_uppercase": True, "require_numbers": "true",
                         "require_special": True, "min_length": "14"}).json["policy"]
     assert policy["min_length"] == 14 and policy["require_numbers"] is True
+    for bad, problem in (({"min_length": "long"}, "int_parsing"), ({"min_length": 7}, None),
+                         ({"reject_common": "maybe"}, "bool_parsing")):
+        refused = admin.put("/api/v1/security/password-policy", {"history_count": 2, **bad})
+        assert refused.status_code == 422
+        error = refused.json["details"]["errors"][0]
+        assert error["field"] == f"body -> {next(iter(bad))}", "named where it was sent"
+        assert problem is None or error["type"] == problem
+    assert admin.get("/api/v1/security/password-policy").json["history_count"] == 5, \
+        "nothing of a refused change is stored"
     # The default network's policy is the deployment's: it governs self-registration.
     refused = api.post("/api/v1/auth/register", {"email": "eve@example.test",
                                                  "password": "lowercase only!"})
@@ -300,6 +336,10 @@ def test_ip_rules_are_validated_and_refuse_before_any_handler(api, monkeypatch):
     assert bad.status_code == 422
     assert [e["field"] for e in bad.json["details"]["errors"]] == [
         "body -> rules -> 0 -> cidr", "body -> rules -> 1 -> cidr"]
+    lists = owner.put("/api/v1/security/ip-rules", {"allow": ["10.0.0.0/8", "10.1/8"],
+                                                    "block": ["fe80::/zz"]})
+    assert [e["field"] for e in lists.json["details"]["errors"]] == [
+        "body -> allow -> 1", "body -> block -> 0"], "named where they were sent"
     mine = owner.put("/api/v1/security/ip-rules", {"deny": ["127.0.0.0/8"]})
     assert mine.status_code == 409 and '"force": true' in mine.json["detail"]
     saved = owner.put("/api/v1/security/ip-rules", {"allow": ["203.0.113.0/24", "2001:db8::/32"],
@@ -313,6 +353,31 @@ def test_ip_rules_are_validated_and_refuse_before_any_handler(api, monkeypatch):
     assert owner.put("/api/v1/security/ip-rules", {"rules": []}).status_code == 200
     monkeypatch.undo()
     assert owner.get("/api/v1/tasks").status_code == 200
+
+
+def test_a_networks_ip_rules_hold_when_a_member_acts_in_it_from_another_network(api,
+                                                                                monkeypatch):
+    """A user's CommHub token is issued in one network and may act in the user's others
+    (`network_id`): each network's rules still decide who reaches it."""
+    from chalice import local
+    made = api.bearer(ADMIN_TOKEN).post("/api/auth/register", {"username": "nadia",
+                                                                "password": PASSWORD})
+    token = api.bearer(made.json["token"])
+    assert made.json["network_id"] == settings().default_network_id
+    outpost = token.post("/api/networks", {"name": "outpost"}).json["network_id"]
+    owner = api.bearer(login(api, "nadia").json["access_token"])  # lands in the network it owns
+    assert owner.put("/api/v1/security/ip-rules", {"allow": ["203.0.113.0/24"],
+                                                   "force": True}).status_code == 200
+
+    scoped = f"?network_id={outpost}"
+    assert token.get("/api/tasks").status_code == 200, "its own network has no rules"
+    for refused in (token.get(f"/api/tasks{scoped}"), token.get(f"/api/networks/{outpost}"),
+                    token.put(f"/api/networks/{outpost}", {"description": "from outside"}),
+                    token.post("/api/tokens", {"network_id": outpost, "name": "t"}),
+                    token.post(f"/api/networks/{outpost}/invite", {"role": "member"})):
+        assert refused.status_code == 403 and refused.json["error"] == "forbidden", refused.json
+    monkeypatch.setattr(local.LambdaEventConverter, "LOCAL_SOURCE_IP", "203.0.113.9")
+    assert token.get(f"/api/tasks{scoped}").status_code == 200, "an allowed address reaches it"
 
 
 def test_settings_are_typed_validated_and_secrets_stay_sealed(api):
@@ -389,6 +454,29 @@ def test_every_mutation_is_audited_once_without_secrets_or_bodies(api):
     assert commhub["logs"][0]["user_id"] and " " in commhub["logs"][0]["created_at"]
 
 
+def test_websocket_connects_are_audited_in_the_sockets_dialect(api):
+    from chalice.app import WebsocketEvent
+    from chalicelib import ws
+
+    def connect(connection_id, path, **query):
+        event = {"requestContext": {"connectionId": connection_id, "routeKey": "$connect",
+                                    "eventType": "CONNECT", "path": path, "requestId": "r1",
+                                    "identity": {"sourceIp": "198.51.100.4"},
+                                    "domainName": "localhost", "stage": "api"},
+                 "queryStringParameters": query or None, "headers": {}}
+        return ws.connect(WebsocketEvent(event, None))["statusCode"]
+
+    assert connect("c-events", "/ws", token=ADMIN_TOKEN) == 200
+    assert connect("c-forged", "/ws/node", token="sbk_forged") == 401
+    rows = api.bearer(ADMIN_TOKEN).get("/api/v1/admin/audit?action=websocket.connect").json
+    assert [(r["dialect"], r["outcome"], r["status_code"], r["resource_id"], r["route"])
+            for r in rows] == [("gemmanet", "denied", 401, "c-forged", "/ws/node"),
+                               ("platform", "success", 200, "c-events", "/ws")]
+    assert rows[1]["credential"] == "admin_token" and rows[0]["actor_type"] == "anonymous"
+    assert {r["ip_address"] for r in rows} == {"198.51.100.4"}
+    assert ADMIN_TOKEN not in repr(rows)
+
+
 def test_a_failing_audit_write_never_fails_the_request(api, monkeypatch):
     from chalicelib.services import audit
 
@@ -447,3 +535,12 @@ def test_governance_is_for_administrators(api):
     own = member.get("/api/v1/security/sessions").json["items"]
     assert len(own) == 2 and len({s["user_id"] for s in own}) == 1, \
         "their own sessions only: registration's and login's"
+    # Owners of another network read its CommHub audit log, with a credential of this one.
+    workshop = member.post("/api/networks", {"name": "workshop"}).json["network_id"]
+    assert member.post(f"/api/networks/{workshop}/invite", {"role": "member"}).status_code == 200
+    theirs = member.get(f"/api/audit-log?network_id={workshop}")
+    assert theirs.status_code == 200, theirs.json
+    assert [log["action"] for log in theirs.json["logs"]] == ["networks.invite"], \
+        "recorded in the network it acted in"
+    assert member.get(f"/api/audit-log?network_id={settings().default_network_id}") \
+        .status_code == 403, "not an administrator of the default network"

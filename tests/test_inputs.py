@@ -101,3 +101,39 @@ def test_values_stored_before_inputs_were_typed_are_answered_in_their_documented
             worker["cpu_usage_percent"], worker["os_info"]) == (None, 2048, "12345", 12.5, None)
     task = admin.get("/api/v1/tasks/task-old").json
     assert task["instructions"] == "12345" and task["deadline"] is None
+
+
+def test_a_webhook_triggers_free_form_payload_is_held_to_the_same_rules(admin, api):
+    """The public trigger endpoint takes whatever object the sender posts: still well-formed
+    Unicode, finite numbers, 16 levels and 64 KiB at most, or a 422 and nothing fired."""
+    made = admin.post("/api/v1/triggers", {
+        "name": "hook", "trigger_type": "webhook", "action_type": "send_message",
+        "action_config": {"to": "w9", "content": "ping"}}).json
+    fire = f"/api/v1/triggers/{made['id']}/fire"
+    hook = {"X-Trigger-Token": made["webhook_token"]}
+    for raw in (b'{"commit": "lone \\ud800 surrogate"}', b'{"ratio": NaN}',
+                b'{"a": ' * 40 + b"1" + b"}" * 40, b'{"log": "' + b"x" * 70_000 + b'"}'):
+        refused = api.call("POST", fire, raw=raw, headers=hook)
+        assert refused.status_code == 422, (raw[:40], refused.json)
+        assert refused.json["details"]["errors"][0]["field"].startswith("body")
+    assert admin.get(f"/api/v1/triggers/{made['id']}/history").json["total"] == 0
+    fired = api.call("POST", fire, raw=b'{"build": 7}', headers=hook)
+    assert fired.status_code == 202 and fired.json["event_data"] == {"build": 7}
+
+
+def test_a_refusal_listing_many_wrong_fields_stays_small(admin):
+    """Each wrong field is named, up to a few kilobytes: the rest are counted, never echoed
+    (hostile.REFUSAL_MAX_BYTES is what the sweep allows)."""
+    from tests.hostile import REFUSAL_MAX_BYTES
+    astral = "\U0001f600" * 60   # twelve bytes each once escaped in JSON
+    many_rules = admin.put("/api/v1/security/ip-rules", {"deny": [f"{i}{astral}"
+                                                                  for i in range(150)]})
+    many_keys = admin.put("/api/v1/security", {"lockout": {f"{i}{astral}": 1 for i in range(150)}})
+    for refused in (many_rules, many_keys):
+        assert refused.status_code == 422
+        assert len(refused.body) <= REFUSAL_MAX_BYTES, len(refused.body)
+        errors = refused.json["details"]["errors"]
+        assert errors[0]["field"].startswith("body -> ") and len(errors) < 150
+        assert errors[-1]["type"] == "too_many_errors"
+        assert errors[-1]["message"] == f"and {150 - len(errors) + 1} more errors"
+        assert len(refused.json["detail"]) == len(errors)

@@ -4,7 +4,13 @@ This is the one place that decides how an error looks on each dialect's wire.
 """
 from __future__ import annotations
 
-from chalicelib.errors import DomainError, MalformedBody, ValidationFailed, status_of
+import json
+
+from chalicelib.errors import DomainError, FieldError, MalformedBody, ValidationFailed, status_of
+
+# Bytes of JSON the field errors of one 422 may take (each is sent in both envelopes): a
+# refusal stays small however many fields are wrong, the rest are counted.
+ERRORS_MAX_BYTES = 1500
 
 
 class Dialect:
@@ -37,6 +43,15 @@ class FastApiDialect(Dialect):
 
 
 def validation_envelope(errors) -> dict:
+    listed, size = [], 0
+    for error in errors:
+        size += len(json.dumps([error.loc, error.message], default=str))
+        if listed and size > ERRORS_MAX_BYTES:
+            listed.append(FieldError(("body",), f"and {len(errors) - len(listed)} more errors",
+                                     "too_many_errors"))
+            break
+        listed.append(error)
+    errors = listed
     return {
         "error_code": "VAL_001", "error_name": "VALIDATION_ERROR",
         "message": "Request validation failed",

@@ -118,32 +118,21 @@ def _target(template: str, path_params: dict) -> tuple[str | None, str | None]:
             path_params.get(names[-1]) if names else None)
 
 
-def _outcome(status: int) -> str:
-    if status < 400:
-        return "success"
-    return "denied" if status in (401, 403, 429) else "failure"
-
-
 def audit_request(req, *, method: str, template: str, action: str | None, status: int,
                   path_params: dict, note: audit.Note) -> None:
     """Append the request's audit record. Never raises: a lost record is logged, and the
     request's answer stands (the change it made is not undone)."""
     try:
         principal = req.principal
-        known = principal is not None and not principal.is_anonymous
+        actor_id, actor_type, credential = audit.actor_of(principal)
         if note.actor_id:
             actor_id, actor_type = note.actor_id, note.actor_type or "token"
-        elif known:
-            actor_id = principal.user_id or principal.account_id
-            actor_type = "user" if principal.user_id else "token"
-        else:
-            actor_id, actor_type = None, "anonymous"
         target_type, target_id = _target(template, path_params)
-        audit.append(note.network_id or (principal.network_id if known
+        audit.append(note.network_id or (principal.network_id if credential
                                          else settings().default_network_id),
                      action=note.action or action or action_for(method, template),
-                     outcome=_outcome(status), status_code=status, actor_type=actor_type,
-                     actor_id=actor_id, credential=principal.kind if known else None,
+                     outcome=audit.outcome_of(status), status_code=status,
+                     actor_type=actor_type, actor_id=actor_id, credential=credential,
                      target_type=note.target_type or target_type,
                      target_id=note.target_id or target_id,
                      source_ip=source_ip(req.context), dialect=req.dialect.name, method=method,

@@ -1,7 +1,8 @@
 """How a dialect adapter declares routes.
 
 `DialectRouter.route` wraps a handler so that the adapter only translates:
-- the caller is authenticated as the route declares (`any`, `admin`, `open`, `public`),
+- the caller is authenticated as the route declares (`any`, `admin`, `network_admin`,
+  `open`, `public`),
   its network's IP rules and its credential's scopes allow the route;
 - path parameters, the query and the body are read into the route's declared input
   models (api/inputs.py) before the handler runs: the handler gets `req.params` and
@@ -41,6 +42,10 @@ from chalicelib.errors import (DomainError, Forbidden, MalformedBody, PayloadToo
                                Unauthorized)
 
 ANY, ADMIN, OPEN, PUBLIC = "any", "admin", "open", "public"
+# An administrative route acting in the network a parameter names (CommHub's `network_id`):
+# a credential's scopes must include `admin`, and the handler checks the caller administers
+# that network, which need not be the credential's own.
+NETWORK_ADMIN = "network_admin"
 ALL_CONTENT_TYPES = ["*/*"]
 # A JSON body larger than this is refused before it is parsed (413): no item it could
 # become fits DynamoDB's 400 KB anyway. Multipart uploads have their own limit.
@@ -179,7 +184,7 @@ def authenticate(req: ApiRequest, auth: str, method: str, path: str) -> Principa
     from chalicelib.services.people import credentials, ip_rules
     secret = presented_secret(req.headers, req.query, req.json_or_none)
     if secret:
-        principal = credentials.resolve_secret(secret)
+        principal = credentials.resolve_secret(secret)._replace(source_ip=req.source_ip)
     elif auth == OPEN and settings().is_open(req.dialect.name):
         return anonymous(settings().default_network_id)
     else:
@@ -189,7 +194,7 @@ def authenticate(req: ApiRequest, auth: str, method: str, path: str) -> Principa
         ip_rules.check(principal.network_id, req.source_ip)
     if auth == ADMIN and not principal.is_admin:
         raise Forbidden("this route needs an administrator")
-    refusal = scopes.refusal(principal.scopes, method, path, auth == ADMIN)
+    refusal = scopes.refusal(principal.scopes, method, path, auth in (ADMIN, NETWORK_ADMIN))
     if refusal:
         raise Forbidden(refusal)
     return principal

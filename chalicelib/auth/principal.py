@@ -21,6 +21,9 @@ class Principal(NamedTuple):
     roles: frozenset = frozenset()
     system_admin: bool = False
     scopes: frozenset | None = None  # what the credential may do (auth/scopes.py); None: all
+    # The address the request came from (API Gateway's sourceIp), set by the router: acting
+    # in another network (CommHub's `network_id`) is held to that network's IP rules too.
+    source_ip: str | None = None
 
     @property
     def is_admin(self) -> bool:

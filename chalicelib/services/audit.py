@@ -82,6 +82,20 @@ def _clean(details: dict) -> dict | None:
     return kept or None
 
 
+def outcome_of(status: int) -> str:
+    if status < 400:
+        return "success"
+    return "denied" if status in (401, 403, 429) else "failure"
+
+
+def actor_of(principal) -> tuple[str | None, str, str | None]:
+    """(actor id, actor type, credential kind) of a request's principal (None: unknown)."""
+    if principal is None or principal.is_anonymous:
+        return None, "anonymous", None
+    return (principal.user_id or principal.account_id, "user" if principal.user_id else "token",
+            principal.kind)
+
+
 def append(network_id: str, *, action: str, outcome: str, status_code: int | None = None,
            actor_type: str | None = None, actor_id: str | None = None,
            credential: str | None = None, target_type: str | None = None,

@@ -69,3 +69,7 @@ class IdentityRecord(TableModel):
     failures = NumberAttribute(null=True)
     window_start = NumberAttribute(null=True)
     locked_until = NumberAttribute(null=True)
+    # epoch seconds: the table's TTL attribute. Set on what is useless once past its time
+    # (expiring credentials and their listings, lockout counters), so that expired
+    # sessions do not pile up under a user and unknown logins' counters do not accumulate.
+    purge_at = NumberAttribute(null=True)

@@ -15,7 +15,7 @@ MODELS = (IdentityRecord, ConnectionRecord, EventRecord, NodeRecord, TaskRecord,
           FileRecord, MessageRecord, Record)
 
 # Attribute holding an epoch-seconds expiry, for tables with DynamoDB TTL.
-TTL_ATTRIBUTES = {ConnectionRecord: "expires_at", EventRecord: "expires_at",
+TTL_ATTRIBUTES = {IdentityRecord: "purge_at", ConnectionRecord: "expires_at", EventRecord: "expires_at",
                   MessageRecord: "expires_at", Record: "expires_at"}
 
 

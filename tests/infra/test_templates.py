@@ -115,8 +115,8 @@ def test_models_declare_the_indexes_the_app_queries():
     assert {i.name for i in specs["files"].global_indexes} == {"by_task", "by_deadline"}
     assert {i.name for i in specs["messages"].global_indexes} == {"by_recipient", "by_sender"}
     assert {i.name for i in specs["records"].global_indexes} == {"by_time"}
-    assert {n for n, s in specs.items() if s.ttl_attribute} == {"connections", "events",
-                                                                 "messages", "records"}
+    assert {n for n, s in specs.items() if s.ttl_attribute} == {
+        "identity", "connections", "events", "messages", "records"}
 
 
 def test_files_bucket_is_private_encrypted_versioned(cdk, stage):

@@ -6,7 +6,7 @@ from msgspec import Meta
 
 from chalicelib.api.commhub import Scoped, listing, router
 from chalicelib.api.inputs import Cursor, Email, Id, Input, Limit, Line, Name, Secret, Text, Word
-from chalicelib.api.routing import ADMIN, PUBLIC
+from chalicelib.api.routing import ADMIN, NETWORK_ADMIN, PUBLIC
 from chalicelib.clock import sql_time
 from chalicelib.errors import Forbidden, require
 from chalicelib.services import identity
@@ -270,7 +270,7 @@ def audit_view(entry) -> dict:
             "details": entry.details, "created_at": sql_time(entry.created_at)}
 
 
-@router.route("/api/audit-log", auth=ADMIN, query=AuditQuery)
+@router.route("/api/audit-log", auth=NETWORK_ADMIN, query=AuditQuery)
 def audit_log(req):
     """The network's audit trail, newest first: owners and administrators only."""
     from chalicelib.services import audit

@@ -1,7 +1,7 @@
 """Platform /api/v1/security (configuration, password policy, sessions, IP rules) and
 /api/v1/admin/audit: translation only. (Services are imported in the routes that use
 them: each module is paid for at cold start.)"""
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from chalice import Response
 from msgspec import Meta
@@ -23,13 +23,14 @@ class SecurityChange(Input):
 
 
 class PolicyChange(Input):
-    min_length: Any = None
-    require_uppercase: Any = None
-    require_lowercase: Any = None
-    require_numbers: Any = None
-    require_special: Any = None
-    history_count: Any = None
-    reject_common: Any = None
+    """The `password_policy` section on its own (its ranges: services/people/settings.py)."""
+    min_length: int | None = None
+    require_uppercase: bool | None = None
+    require_lowercase: bool | None = None
+    require_numbers: bool | None = None
+    require_special: bool | None = None
+    history_count: int | None = None
+    reject_common: bool | None = None
 
 
 class Rule(Input):
@@ -87,7 +88,7 @@ def put_password_policy(req):
     change = {name: getattr(req.body, name) for name in PolicyChange.__struct_fields__
               if getattr(req.body, name) is not None}
     security.update(req.principal.network_id, {"password_policy": change},
-                    actor=req.principal.account_id)
+                    actor=req.principal.account_id, sectioned=False)
     policy = security.password_policy_view(security.for_network(req.principal.network_id))
     return {"status": "updated", "policy": policy}
 
@@ -129,10 +130,12 @@ def get_ip_rules(req):
 def put_ip_rules(req):
     from chalicelib.services.people import ip_rules
     body = req.body
-    entries = [{"cidr": r.cidr, "action": r.action, "description": r.description}
-               for r in body.rules or []]
-    entries += [{"cidr": c, "action": "allow"} for c in body.allow or []]
-    entries += [{"cidr": c, "action": "deny"} for c in (body.deny or []) + (body.block or [])]
+    # `at`: where each address was sent, for a refusal to name
+    entries = [{"cidr": r.cidr, "action": r.action, "description": r.description,
+                "at": ("rules", i, "cidr")} for i, r in enumerate(body.rules or [])]
+    for name, action in (("allow", "allow"), ("deny", "deny"), ("block", "deny")):
+        entries += [{"cidr": c, "action": action, "at": (name, i)}
+                    for i, c in enumerate(getattr(body, name) or [])]
     return ip_rules.replace(req.principal, entries, source_ip=req.source_ip, force=body.force)
 
 

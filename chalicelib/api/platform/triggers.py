@@ -4,7 +4,7 @@ from typing import Literal
 
 from chalice import Response
 
-from chalicelib.api.inputs import Input, Name, Object, Secret, Word
+from chalicelib.api.inputs import Input, Name, Object, Secret, Word, check_value
 from chalicelib.api.platform import router
 from chalicelib.api.platform.agents import fields_of
 from chalicelib.api.platform.listing import Paging, listing, no_content
@@ -131,6 +131,7 @@ def fire_trigger(req, trigger_id):
     header = req.headers.get("x-trigger-token") or ""
     bearer = (req.headers.get("authorization") or "").removeprefix("Bearer ").strip()
     token = header or bearer or req.params.token
-    payload = req.json if req.raw_body.strip() else {}
+    # The payload is any object the sender posts: held to the rules of free-form objects.
+    payload = check_value(Object, req.json, ("body",)) if req.raw_body.strip() else {}
     return Response(body=firing_view(orchestration.triggers.fire_webhook(trigger_id, token, payload)),
                     status_code=202)

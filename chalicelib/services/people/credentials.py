@@ -32,6 +32,9 @@ CACHED_KINDS = ("network_token", "shared_secret", "admin_token")
 # Never authorize a request by themselves.
 NOT_FOR_REQUESTS = ("refresh_token", "mfa_challenge")
 TOUCH_EVERY_MS = 60_000
+# An expired credential is purged by the table's TTL a day later (a day of "expired"
+# answers rather than "invalid"; DynamoDB deletes within days anyway).
+PURGE_AFTER_S = 86_400
 
 
 def owner_pk(user_id: str | None, network_id: str) -> str:
@@ -54,7 +57,8 @@ def issue_credential(kind: str, network_id: str, *, user_id: str | None = None,
                   name=name, roles=set(roles) or None, created_at=stamp,
                   expires_at=stamp + ttl_s * 1000 if ttl_s else None,
                   scopes=set(scopes) if scopes is not None else None, source_ip=source_ip,
-                  user_agent=(user_agent or "")[:500] or None, idle_s=idle_s)
+                  user_agent=(user_agent or "")[:500] or None, idle_s=idle_s,
+                  purge_at=stamp // 1000 + ttl_s + PURGE_AFTER_S if ttl_s else None)
     listing = R(owner_pk(user_id, network_id), f"TOKEN#{token_id}",
                 secret_hash=secrets.digest(secret), prefix=secrets.display_prefix(secret), **fields)
     credential = R(f"CRED#{listing.secret_hash}", "CRED", **fields)
@@ -65,7 +69,8 @@ def issue_credential(kind: str, network_id: str, *, user_id: str | None = None,
             if kind in SESSION_KINDS:
                 tx.save(R(f"NET#{network_id}", f"SESSION#{token_id}", kind="session_pointer",
                           user_id=user_id, token_id=token_id, network_id=network_id,
-                          created_at=stamp, expires_at=fields["expires_at"]))
+                          created_at=stamp, expires_at=fields["expires_at"],
+                          purge_at=fields["purge_at"]))
     except TransactWriteError as error:
         if cancelled_by_condition(error):
             raise Conflict("this secret is already in use") from None
@@ -214,11 +219,15 @@ def resolve_secret(secret: str) -> Principal:
 
 def scope_to_network(principal: Principal, network_id: str | None) -> Principal:
     """The same caller acting in another of its networks (CommHub's `network_id` parameter).
-    Only a user's own credentials move between networks; network-bound ones never do."""
+    Only a user's own credentials move between networks; network-bound ones never do. The
+    request's audit record goes to the network acted in, whose administrators read it."""
     if not network_id or network_id == principal.network_id:
         return principal
     networks.require_reach(principal, network_id)
     if principal.user_id:
+        from chalicelib.services import audit
+        audit.note(network_id=network_id)
         return principal_for_user(principal.user_id, network_id, principal.kind,
-                                  principal.account_id, principal.token_id, principal.scopes)
+                                  principal.account_id, principal.token_id, principal.scopes
+                                  )._replace(source_ip=principal.source_ip)
     raise NotFound(f"network {network_id} not found")

@@ -114,8 +114,8 @@ def _normalise(entries: list[dict], principal: Principal, previous: list[dict]) 
                 raise ValueError
             network = ipaddress.ip_network(cidr.strip(), strict=False)
         except ValueError:
-            errors.append(FieldError(("body", "rules", index, "cidr"),
-                                     f"{str(cidr)[:60]!r} is not an IPv4 or IPv6 address or CIDR",
+            errors.append(FieldError(("body", *entry.get("at", ("rules", index, "cidr"))),
+                                     f"{str(cidr)[:40]!r} is not an IPv4 or IPv6 address or CIDR",
                                      "ip_cidr"))
             continue
         if action is None:
@@ -135,7 +135,8 @@ def _normalise(entries: list[dict], principal: Principal, previous: list[dict]) 
 
 def replace(principal: Principal, entries: list[dict], *, source_ip: str | None,
             force: bool = False) -> dict:
-    """Replace a network's rules with `entries` ({cidr, action, description})."""
+    """Replace a network's rules with `entries` ({cidr, action, description}, and `at`:
+    where the request held the address, which a refusal names)."""
     from chalicelib.store.security import IP_RULES_SK, IpRulesRecord as I, ip_rules_pk
     network_id = principal.network_id
     record = _read(network_id)

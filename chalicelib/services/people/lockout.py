@@ -55,9 +55,12 @@ def _count(key: str, max_attempts: int, window_min: int, lock_min: int) -> None:
         locked = failures >= max_attempts
         condition = R.pk.does_not_exist() if item is None else \
             (R.window_start == item.window_start) & (R.failures == item.failures)
+        window_start = now if fresh or locked else item.window_start
+        locked_until = now + lock_min * 60_000 if locked else None
+        ends = max(window_start + window_min * 60_000, locked_until or 0)
         record = R(key, SK, kind="lockout", failures=0 if locked else failures,
-                   window_start=now if fresh or locked else item.window_start,
-                   locked_until=now + lock_min * 60_000 if locked else None)
+                   window_start=window_start, locked_until=locked_until,
+                   purge_at=ends // 1000 + 60)  # forgotten by the table's TTL once over
         try:
             record.save(condition=condition)
             return

@@ -130,9 +130,15 @@ def require_owner(principal: Principal, network: R) -> None:
 
 
 def require_reach(principal: Principal, network_id: str) -> None:
-    """A credential issued for one network never acts in another."""
-    if principal.network_bound and network_id != principal.network_id:
+    """A credential issued for one network never acts in another; a user's credential
+    acting in another of the user's networks is held to that network's IP rules (the router
+    checked only those of the credential's own network)."""
+    if network_id == principal.network_id:
+        return
+    if principal.network_bound:
         raise Forbidden(f"this credential acts only in network {principal.network_id}")
+    from chalicelib.services.people import ip_rules
+    ip_rules.check(network_id, principal.source_ip)
 
 
 # --------------------------------------------------------------------------- memberships

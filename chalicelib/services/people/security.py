@@ -112,9 +112,10 @@ def password_policy_view(config: Security) -> dict:
 
 
 
-def update(network_id: str, sections: dict, *, actor: str | None) -> dict:
+def update(network_id: str, sections: dict, *, actor: str | None, sectioned: bool = True) -> dict:
     """Apply `{section: {field: value}}` (any subset); unknown sections or fields are a 422
-    naming them, as are values out of range."""
+    naming them, as are values out of range. Not `sectioned`: the body held one section's
+    fields at its top level, and refusals name them there."""
     from chalicelib.errors import FieldError, ValidationFailed
     changes, fields, unknown = {}, {}, []
     for section, values in sections.items():
@@ -133,7 +134,7 @@ def update(network_id: str, sections: dict, *, actor: str | None) -> dict:
                                           f"a setting ({', '.join(names)})"))
                 continue
             changes[(CATEGORY, names[wire])] = value
-            fields[(CATEGORY, names[wire])] = f"{section}.{wire}"
+            fields[(CATEGORY, names[wire])] = f"{section}.{wire}" if sectioned else wire
     if unknown:
         raise ValidationFailed(unknown[0].field, unknown[0].message, errors=unknown)
     settings.write(network_id, changes, actor=actor, fields=fields)

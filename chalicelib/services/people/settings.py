@@ -133,7 +133,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
-def shown(name: str, limit: int = 80) -> str:
+def shown(name: str, limit: int = 40) -> str:
     """A name a client sent, as a refusal quotes it: never the whole of a megabyte."""
     return name if len(name) <= limit else f"{name[:limit]}... ({len(name)} characters)"
 
