@@ -241,3 +241,23 @@ def test_a_connected_node_that_completes_a_task_is_pushed_the_next_one_at_once(a
     assert pushed.assigned("conn-1") == ids[:2], "a failure does not pull the task back"
     assert admin.get(f"/api/v1/tasks/{ids[1]}").json["status"] == "pending"
     assert admin.get(f"/api/v1/tasks/{ids[2]}").json["status"] == "pending"
+
+
+def test_a_task_failed_on_the_push_path_is_pushed_at_once_to_another_connected_node(
+        admin, pushed):
+    """A GemmaNet node that fails a task does not get it back, and another connected node
+    that can do it gets it now, not at the next batch assignment a minute later."""
+    connect_node("conn-a", "gem-a", ["echo"], max_concurrent=1)
+    task = admin.post("/api/v1/tasks", {"title": "flaky", "required_tools": ["echo"]}).json
+    assert pushed.assigned("conn-a") == [task["id"]]
+    connect_node("conn-b", "gem-b", ["echo"], max_concurrent=1)
+    connect_node("conn-c", "gem-c", ["other"], max_concurrent=1)  # cannot do it
+
+    report("conn-a", task["id"], "failed")
+    assert pushed.assigned("conn-b") == [task["id"]]
+    assert pushed.assigned("conn-a") == [task["id"]] and pushed.assigned("conn-c") == []
+    moved = admin.get(f"/api/v1/tasks/{task['id']}").json
+    assert moved["status"] == "assigned" and moved["worker_id"] == "gem-b"
+
+    report("conn-b", task["id"], "completed")
+    assert admin.get(f"/api/v1/tasks/{task['id']}").json["status"] == "completed"

@@ -732,6 +732,23 @@ def push_next(network_id: str, node_id: str) -> int:
     return sum(1 for task in _hand(node, None) if handoff.push(task, node.connection_id))
 
 
+def push_elsewhere(task: T, away_from: str) -> bool:
+    """The push path after a failure: a task back in the queue goes at once to another
+    connected node that can take it and has room, and is pushed there (not to the node that
+    failed it, which the queue's head would hand it again). With none, it waits in the queue
+    for a pull or the batch assignment, as before."""
+    if task is None or task.status != "pending":
+        return False
+    at = now_ms()
+    target = _best([n for n in nodes.list_nodes(task.network_id, online_only=True)
+                    if n.node_id != away_from and n.connection_id and _eligible(n, task, at)])
+    if target is None:
+        return False
+    moved = _try_commit(task, "assigned", actor="hub", node=target, hand_off=True,
+                        reason=f"redelivered after {away_from} failed it")
+    return moved is not None and bool(handoff.offer(moved, target))
+
+
 def _hand(node: N, limit: int | None) -> list[T]:
     network_id, node_id = node.network_id, node.node_id
     wanted = limit if limit is not None else len(node.handoff or ())

@@ -94,8 +94,10 @@ def task_result(record, payload: dict) -> None:
                                "usage": payload.get("usage")})
         tasks.push_next(record.network_id, record.node_id)  # it has room: its next task
     else:
-        tasks.fail(record.network_id, str(task_id), node_id=record.node_id, actor=actor,
-                   error=str(output) if output is not None else "the node reported a failure")
+        requeued = tasks.fail(record.network_id, str(task_id), node_id=record.node_id,
+                              actor=actor, error=str(output) if output is not None
+                              else "the node reported a failure")
+        tasks.push_elsewhere(requeued, away_from=record.node_id)  # another node, at once
 
 
 HANDLERS = {"HEARTBEAT": heartbeat, "TASK_RESULT": task_result}
