@@ -326,3 +326,30 @@ def test_work_for_a_node_that_went_away_waits_for_it_to_come_back(hub, creds):
     task, assign = run(scenario())
     assert assign.msg_type == MsgType.TASK_ASSIGN and assign.payload["task_id"] == task["id"]
     assert assign.payload["content"] == "for flaky"
+
+
+def test_a_task_one_sdk_node_fails_is_done_by_another_at_once(hub, creds):
+    """Two SDK nodes that can do the work; the one given the task fails it. The task is
+    pushed at once to the other, idle one (not back to the node that failed it, and not
+    after the minute's batch assignment: the test waits ten seconds)."""
+    admin = {"Authorization": f"Bearer {creds['admin_token']}"}
+
+    def refuse(content, **params):
+        raise RuntimeError("cannot do it")
+
+    def echo(content, **params):
+        return content
+    with RunningNode(f"{hub.ws_url}/ws/node", "refuser", ["redo"], {"redo": refuse}) as bad, \
+            RunningNode(f"{hub.ws_url}/ws/node", "doer", ["redo"], {"redo": echo}) as good:
+        bad.listed_by(hub.base_url, "redo")
+        good.listed_by(hub.base_url, "redo")
+        created = requests.post(hub.url("/api/v1/tasks"), headers=admin, json={
+            "title": "job", "required_tools": ["redo"], "worker_id": bad.node_id}).json()
+        assert created["worker_id"] == bad.node_id
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            task = requests.get(hub.url(f"/api/v1/tasks/{created['id']}"), headers=admin).json()
+            if task["status"] == "completed":
+                break
+            time.sleep(0.1)
+        assert task["status"] == "completed" and task["worker_id"] == good.node_id
