@@ -341,6 +341,42 @@ def test_two_refreshes_racing_with_one_token_cannot_both_win(api, monkeypatch):
     assert api.bearer(second.json["access_token"]).get("/api/v1/auth/me").status_code == 401
 
 
+def test_a_new_login_email_needs_the_current_password_and_a_new_name_does_not(api):
+    me = api.bearer(sign_up(api)["access_token"])
+    renamed = me.put("/api/v1/auth/me", {"full_name": "Ada Lovelace"})
+    assert renamed.status_code == 200 and renamed.json["full_name"] == "Ada Lovelace"
+    assert me.put("/api/v1/auth/me", {"email": "ADA@example.test"}).status_code == 200, \
+        "the same address is no change"
+
+    # A stolen access token alone cannot take the account over through its login email.
+    missing = me.put("/api/v1/auth/me", {"full_name": "Mallory", "email": "mal@example.test"})
+    assert missing.status_code == 422
+    assert [(e["field"], e["message"]) for e in missing.json["details"]["errors"]] == [
+        ("body -> current_password", "'current_password' is required to change the email")]
+    wrong = me.put("/api/v1/auth/me", {"email": "mal@example.test",
+                                       "current_password": "not-the-password"})
+    assert wrong.status_code == 400 and wrong.json == {"detail": "Current password is incorrect"}
+    commhub = api.bearer(api.post("/api/auth/login", {"username": "ada@example.test",
+                                                      "password": PASSWORD}).json["token"])
+    refused = commhub.put("/api/auth/me", {"email": "mal@example.test"})
+    assert refused.status_code == 400 and refused.json == {
+        "error": "validation_error",
+        "message": "'current_password' is required to change the email"}, \
+        "the same rule, in CommHub's dialect (its bad input is a 400)"
+    assert me.get("/api/v1/auth/me").json["full_name"] == "Ada Lovelace", \
+        "a refused change changes nothing"
+    assert login(api, "mal@example.test").status_code == 401
+
+    moved = me.put("/api/v1/auth/me", {"email": "ada.l@example.test", "current_password": PASSWORD})
+    assert moved.status_code == 200 and moved.json["email"] == "ada.l@example.test"
+    assert login(api).status_code == 401 and login(api, "ada.l@example.test").status_code == 200
+    rows = me.get("/api/v1/admin/audit?action=profile.update").json
+    assert [(r["outcome"], r["status_code"], (r["details"] or {}).get("email_changed")) for r in rows] == [
+        ("success", 200, True), ("failure", 400, None), ("failure", 422, None),
+        ("success", 200, None), ("success", 200, None)]
+    assert PASSWORD not in repr(rows) and "not-the-password" not in table_dump()
+
+
 def test_a_sixth_login_ends_the_oldest_session(api):
     first = sign_up(api)["access_token"]
     tokens = [login(api).json["access_token"] for _ in range(5)]
