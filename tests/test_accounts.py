@@ -281,6 +281,102 @@ def test_sessions_are_listed_revoked_at_once_and_end_when_idle(api, monkeypatch)
     assert idle.status_code == 401 and idle.json == {"detail": "session has ended (idle)"}
 
 
+def refresh(api, token):
+    return api.post("/api/v1/auth/refresh", {"refresh_token": token})
+
+
+def test_each_refresh_rotates_the_refresh_token_and_a_replay_ends_the_session(api):
+    owner = api.bearer(sign_up(api)["access_token"])
+    session = login(api).json
+    listed = owner.get("/api/v1/security/sessions").json["items"]
+    first = refresh(api, session["refresh_token"])
+    assert first.status_code == 200
+    assert set(first.json) == {"access_token", "refresh_token", "token_type", "expires_in",
+                               "network_id"} and first.json["token_type"] == "bearer"
+    assert first.json["refresh_token"] != session["refresh_token"], "a new one each time"
+    assert [(s["id"], s["created_at"], s["expires_at"]) for s in
+            owner.get("/api/v1/security/sessions").json["items"]] == [
+        (s["id"], s["created_at"], s["expires_at"]) for s in listed], \
+        "the same session, listed once, under its id, ending when it would have ended"
+    second = refresh(api, first.json["refresh_token"])
+    assert second.status_code == 200, "the new token is the one that works"
+    assert refresh(api, first.json["refresh_token"]).status_code == 401
+    assert first.json["refresh_token"] not in table_dump(), "stored hashed, as at login"
+    alive = api.bearer(second.json["access_token"])
+
+    # ... which told us that someone else holds a copy: the whole session has ended.
+    assert alive.get("/api/v1/auth/me").status_code == 401
+    assert api.bearer(session["access_token"]).get("/api/v1/auth/me").status_code == 401
+    assert refresh(api, second.json["refresh_token"]).status_code == 401
+    replayed = refresh(api, session["refresh_token"])  # the oldest of the chain: still known
+    assert replayed.status_code == 401
+    assert replayed.json == {"detail": "refresh token already used: the session has ended"}
+    assert [s["id"] for s in owner.get("/api/v1/security/sessions").json["items"]] == [
+        s["id"] for s in listed if s["id"] != listed[0]["id"]], "other sessions live on"
+    reuses = owner.get("/api/v1/admin/audit?action=session.refresh_reuse").json
+    assert [(r["outcome"], r["resource_id"], r["details"]["session_ended"]) for r in reuses] == [
+        ("denied", listed[0]["id"], False), ("denied", listed[0]["id"], True)]
+
+
+def test_two_refreshes_racing_with_one_token_cannot_both_win(api, monkeypatch):
+    """The second refresh starts after the first has read the session and before it writes:
+    the rotation is one conditional transaction, so the first one's write fails — and,
+    its token being rotated by then, it counts as a replay."""
+    from chalicelib.services.people import credentials
+    sign_up(api)
+    token = login(api).json["refresh_token"]
+    rotate, raced = credentials.rotate, {}
+
+    def interleaved(record, listing):
+        if "second" not in raced:
+            raced["second"] = None
+            raced["second"] = refresh(api, token)
+        return rotate(record, listing)
+
+    monkeypatch.setattr(credentials, "rotate", interleaved)
+    first = refresh(api, token)
+    second = raced["second"]
+    assert [first.status_code, second.status_code] == [401, 200]
+    assert refresh(api, second.json["refresh_token"]).status_code == 401
+    assert api.bearer(second.json["access_token"]).get("/api/v1/auth/me").status_code == 401
+
+
+def test_a_new_login_email_needs_the_current_password_and_a_new_name_does_not(api):
+    me = api.bearer(sign_up(api)["access_token"])
+    renamed = me.put("/api/v1/auth/me", {"full_name": "Ada Lovelace"})
+    assert renamed.status_code == 200 and renamed.json["full_name"] == "Ada Lovelace"
+    assert me.put("/api/v1/auth/me", {"email": "ADA@example.test"}).status_code == 200, \
+        "the same address is no change"
+
+    # A stolen access token alone cannot take the account over through its login email.
+    missing = me.put("/api/v1/auth/me", {"full_name": "Mallory", "email": "mal@example.test"})
+    assert missing.status_code == 422
+    assert [(e["field"], e["message"]) for e in missing.json["details"]["errors"]] == [
+        ("body -> current_password", "'current_password' is required to change the email")]
+    wrong = me.put("/api/v1/auth/me", {"email": "mal@example.test",
+                                       "current_password": "not-the-password"})
+    assert wrong.status_code == 400 and wrong.json == {"detail": "Current password is incorrect"}
+    commhub = api.bearer(api.post("/api/auth/login", {"username": "ada@example.test",
+                                                      "password": PASSWORD}).json["token"])
+    refused = commhub.put("/api/auth/me", {"email": "mal@example.test"})
+    assert refused.status_code == 400 and refused.json == {
+        "error": "validation_error",
+        "message": "'current_password' is required to change the email"}, \
+        "the same rule, in CommHub's dialect (its bad input is a 400)"
+    assert me.get("/api/v1/auth/me").json["full_name"] == "Ada Lovelace", \
+        "a refused change changes nothing"
+    assert login(api, "mal@example.test").status_code == 401
+
+    moved = me.put("/api/v1/auth/me", {"email": "ada.l@example.test", "current_password": PASSWORD})
+    assert moved.status_code == 200 and moved.json["email"] == "ada.l@example.test"
+    assert login(api).status_code == 401 and login(api, "ada.l@example.test").status_code == 200
+    rows = me.get("/api/v1/admin/audit?action=profile.update").json
+    assert [(r["outcome"], r["status_code"], (r["details"] or {}).get("email_changed")) for r in rows] == [
+        ("success", 200, True), ("failure", 400, None), ("failure", 422, None),
+        ("success", 200, None), ("success", 200, None)]
+    assert PASSWORD not in repr(rows) and "not-the-password" not in table_dump()
+
+
 def test_a_sixth_login_ends_the_oldest_session(api):
     first = sign_up(api)["access_token"]
     tokens = [login(api).json["access_token"] for _ in range(5)]

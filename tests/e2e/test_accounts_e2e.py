@@ -156,6 +156,53 @@ def test_mutations_in_every_dialect_are_audited(hub, admin, creds):
     assert logs["logs"][0]["user_id"] == logs["logs"][0]["actor_id"] and logs["count"] == 2
 
 
+def test_refresh_rotates_and_of_racing_refreshes_with_one_token_one_wins(hub):
+    sign_up(hub, "rota@example.test")
+
+    def log_in():
+        return post(hub, "/api/v1/auth/login", {"email": "rota@example.test",
+                                                "password": PASSWORD}).json()
+
+    def refresh(token):
+        return post(hub, "/api/v1/auth/refresh", {"refresh_token": token})
+
+    session = log_in()
+    rotated = refresh(session["refresh_token"])
+    assert rotated.status_code == 200 and rotated.json()["token_type"] == "bearer"
+    assert rotated.json()["refresh_token"] != session["refresh_token"]
+    assert refresh(session["refresh_token"]).status_code == 401, "a replay..."
+    assert refresh(rotated.json()["refresh_token"]).status_code == 401, "...ends the session"
+
+    # Four clients present one token at once: one rotation wins, the others are replays.
+    from concurrent.futures import ThreadPoolExecutor
+    token = log_in()["refresh_token"]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: refresh(token), range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401]
+    (won,) = [a.json() for a in answers if a.status_code == 200]
+    assert refresh(won["refresh_token"]).status_code == 401
+    assert requests.get(hub.url("/api/v1/auth/me"), timeout=30, headers={
+        "Authorization": f"Bearer {won['access_token']}"}).status_code == 401
+
+
+def test_a_new_login_email_needs_the_current_password(hub):
+    me = sign_up(hub, "mover@example.test")
+
+    def put_me(body):
+        return requests.put(hub.url("/api/v1/auth/me"), json=body, headers=me, timeout=30)
+
+    assert put_me({"full_name": "Mover"}).status_code == 200
+    missing = put_me({"email": "moved@example.test"})
+    assert missing.status_code == 422
+    assert missing.json()["details"]["errors"][0]["field"] == "body -> current_password"
+    assert put_me({"email": "moved@example.test", "current_password": "not-it-at-all"}).json() \
+        == {"detail": "Current password is incorrect"}
+    moved = put_me({"email": "moved@example.test", "current_password": PASSWORD})
+    assert moved.status_code == 200 and moved.json()["email"] == "moved@example.test"
+    assert post(hub, "/api/v1/auth/login", {"email": "moved@example.test",
+                                            "password": PASSWORD}).status_code == 200
+
+
 def test_cors_preflight_and_headers_on_every_answer(hub, admin):
     preflight = requests.options(hub.url("/api/v1/auth/login"), headers={
         "Origin": ORIGIN, "Access-Control-Request-Method": "POST",

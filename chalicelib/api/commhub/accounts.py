@@ -30,8 +30,11 @@ class Login(Input):
 
 
 class Profile(Input):
+    """A new `email` needs `current_password` (or `old_password`, as /api/auth/password)."""
     display_name: Line | None = None
     email: Email | None = None
+    current_password: Secret | None = None
+    old_password: Secret | None = None
 
 
 class PasswordChange(Input):
@@ -139,8 +142,10 @@ def me(req):
 
 @router.route("/api/auth/me", methods=["PUT"], body=Profile)
 def update_me(req):
-    return _me(req, identity.update_profile(_user_id(req), display_name=req.body.display_name,
-                                            email=req.body.email))
+    body = req.body
+    return _me(req, identity.update_profile(
+        _user_id(req), display_name=body.display_name, email=body.email,
+        current_password=body.current_password or body.old_password, source_ip=req.source_ip))
 
 
 @router.route("/api/auth/password", methods=["POST"], body=PasswordChange,

@@ -46,8 +46,11 @@ class Refresh(Input):
 
 
 class Profile(Input):
+    """A new `email` needs `current_password` (or `old_password`, as change-password)."""
     full_name: Line | None = None
     email: Email | None = None
+    current_password: Secret | None = None
+    old_password: Secret | None = None
 
 
 class ChangePassword(Input):
@@ -150,9 +153,10 @@ def me(req):
 
 @router.route("/api/v1/auth/me", methods=["PUT"], body=Profile, audit="profile.update")
 def update_me(req):
-    user = _user_of(req)
-    return user_view(identity.update_profile(user.user_id, display_name=req.body.full_name,
-                                             email=req.body.email))
+    user, body = _user_of(req), req.body
+    return user_view(identity.update_profile(
+        user.user_id, display_name=body.full_name, email=body.email,
+        current_password=body.current_password or body.old_password, source_ip=req.source_ip))
 
 
 @router.route("/api/v1/auth/change-password", methods=["POST"], body=ChangePassword,

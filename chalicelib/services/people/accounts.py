@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.clock import now_ms
-from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed, require
 from chalicelib.ids import short_id
 from chalicelib.services import audit
 from chalicelib.services.people import networks
@@ -118,7 +118,10 @@ def sign_up(*, email: str, password: str, username: str | None = None,
     return user, network
 
 
-def update_profile(user_id: str, *, display_name=None, email=None, profile=None) -> R:
+def update_profile(user_id: str, *, display_name=None, email=None, profile=None,
+                   current_password: str | None = None, source_ip: str | None = None) -> R:
+    """Change what a user shows. A new email is a new login (and where a password reset
+    would go): it needs the current password, as a password change does (ASVS 3.7.1)."""
     user = get_user(user_id)
     actions = [R.updated_at.set(now_ms())]
     if display_name is not None:
@@ -128,6 +131,9 @@ def update_profile(user_id: str, *, display_name=None, email=None, profile=None)
     if email is not None and (email or "").lower() != (user.email or ""):
         if not EMAIL_RE.match(str(email)):
             raise ValidationFailed("email", "email is not a valid address")
+        check_password(user, require(current_password, "current_password",
+                                     "'current_password' is required to change the email"),
+                       source_ip=source_ip)
         try:
             with transaction() as tx:
                 tx.save(R(_login_key(email), "LOGIN", kind="login", user_id=user_id),
@@ -139,6 +145,7 @@ def update_profile(user_id: str, *, display_name=None, email=None, profile=None)
             if cancelled_by_condition(error):
                 raise Conflict("email is already registered") from None
             raise
+        audit.note(target_type="user", target_id=user_id, email_changed=True)
     else:
         user.update(actions=actions)
     return get_user(user_id)

@@ -29,8 +29,11 @@ log = logs.get("credentials")
 SESSION_KINDS = ("refresh_token", "user_token")
 # Presented by agents many times a second, revoked rarely: cached (see _cache).
 CACHED_KINDS = ("network_token", "shared_secret", "admin_token")
+# A refresh token already exchanged for its successor: its hash item stays, renamed, until
+# the session would have expired, so that a replay of it is recognised (sessions.py).
+ROTATED = "rotated_refresh_token"
 # Never authorize a request by themselves.
-NOT_FOR_REQUESTS = ("refresh_token", "mfa_challenge")
+NOT_FOR_REQUESTS = ("refresh_token", "mfa_challenge", ROTATED)
 TOUCH_EVERY_MS = 60_000
 # An expired credential is purged by the table's TTL a day later (a day of "expired"
 # answers rather than "invalid"; DynamoDB deletes within days anyway).
@@ -76,6 +79,33 @@ def issue_credential(kind: str, network_id: str, *, user_id: str | None = None,
             raise Conflict("this secret is already in use") from None
         raise
     return listing, secret
+
+
+def rotate(record: R, listing: R) -> tuple[R, str]:
+    """Replace a session's secret by a new one under the same session id; return the new
+    hash item and secret. One transaction, conditioned on the presented secret's item being
+    live and on the listing still naming it: of two rotations of one secret, or a rotation
+    racing the session's end, only one wins (Conflict for the other). The old item becomes
+    a ROTATED tombstone (hash only, purged with the session)."""
+    secret = secrets.generate(record.kind)
+    stamp = now_ms()
+    fields = {k: v for k, v in record.attribute_values.items() if k not in ("pk", "sk")}
+    successor = R(f"CRED#{secrets.digest(secret)}", "CRED", **{**fields, "last_used_at": stamp})
+    try:
+        with transaction() as tx:
+            tx.update(R(record.pk, record.sk), actions=[R.kind.set(ROTATED)],
+                      condition=R.kind == record.kind)
+            tx.save(successor, condition=R.pk.does_not_exist())
+            tx.update(R(listing.pk, listing.sk),
+                      actions=[R.secret_hash.set(successor.pk.split("#", 1)[1]),
+                               R.prefix.set(secrets.display_prefix(secret)),
+                               R.last_used_at.set(stamp)],
+                      condition=R.secret_hash == record.pk.split("#", 1)[1])
+    except TransactWriteError as error:
+        if cancelled_by_condition(error):
+            raise Conflict("this secret was rotated or revoked meanwhile") from None
+        raise
+    return successor, secret
 
 
 def ensure_credential(kind: str, network_id: str, secret: str, *, name: str, roles=()) -> bool:

@@ -7,18 +7,21 @@ agent) and its limits, taken from the security configuration at login: a lifetim
 at most once a minute) and how many a user may hold (`max_concurrent_sessions`: a new
 login ends the oldest). Ending a session (logout, revocation, a password change) deletes
 its token: its refresh token and every access token naming it fail from the next request.
+A refresh rotates the refresh token (same session id); a rotated one presented again ends
+the session.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib import logs
 from chalicelib.auth import secrets
 from chalicelib.auth.principal import Principal
 from chalicelib.clock import now_ms
 from chalicelib.config import settings
-from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.errors import Conflict, NotFound, Unauthorized
 from chalicelib.services import audit
 from chalicelib.services.people import credentials, networks
 from chalicelib.services.people.credentials import SESSION_KINDS
@@ -27,6 +30,7 @@ from chalicelib.store.identity import IdentityRecord as R
 if TYPE_CHECKING:
     from chalicelib.services.people.security import Security
 
+log = logs.get("sessions")
 LIST_LIMIT = 200
 
 
@@ -86,7 +90,12 @@ def check_idle(record: R) -> None:
 
 
 def refresh_session(refresh_token: str) -> dict:
+    """A new access token and a new refresh token for the same session (rotation, OAuth 2.0
+    Security BCP 4.14): the presented one stops working. Presenting one that was already
+    exchanged means two parties hold it — the session ends, for both."""
     record = credentials.lookup(refresh_token or "", consistent=True)
+    if record is not None and record.kind == credentials.ROTATED:
+        _end_replayed(record)
     if record is None or record.kind != "refresh_token" or (record.expires_at or 0) < now_ms():
         raise Unauthorized("invalid refresh token")
     try:
@@ -94,12 +103,36 @@ def refresh_session(refresh_token: str) -> dict:
     except DoesNotExist:
         raise Unauthorized("invalid refresh token") from None
     check_idle(listing)
-    credentials.touch(listing, R(record.pk, record.sk, last_used_at=listing.last_used_at))
-    access, ttl = _access_token(record.user_id, record.network_id, record)
+    try:
+        successor, refresh = credentials.rotate(record, listing)
+    except Conflict:
+        # Another refresh with this token won the race (a replay), or the session ended.
+        again = credentials.lookup(refresh_token, consistent=True)
+        if again is not None and again.kind == credentials.ROTATED:
+            _end_replayed(again)
+        raise Unauthorized("invalid refresh token") from None
+    access, ttl = _access_token(record.user_id, record.network_id, successor)
     audit.note(network_id=record.network_id, actor_id=record.user_id, actor_type="user",
                target_type="session", target_id=record.token_id)
-    return {"access_token": access, "refresh_token": refresh_token, "token_type": "bearer",
+    return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
             "expires_in": ttl, "network_id": record.network_id}
+
+
+def _end_replayed(rotated: R) -> NoReturn:
+    """End the session of a refresh token presented after its rotation, and say so."""
+    ended = False
+    try:
+        credentials.revoke_record(R.get(f"USER#{rotated.user_id}", f"TOKEN#{rotated.token_id}",
+                                        consistent_read=True))
+        ended = True
+    except DoesNotExist:
+        pass  # ended already (an earlier replay, a logout, a revocation)
+    log.warning("rotated refresh token presented again",
+                extra={"token_id": rotated.token_id, "session_ended": ended})
+    audit.note(action="session.refresh_reuse", network_id=rotated.network_id,
+               actor_id=rotated.user_id, actor_type="user", target_type="session",
+               target_id=rotated.token_id, session_ended=ended)
+    raise Unauthorized("refresh token already used: the session has ended")
 
 
 def resolve_access_token(token: str) -> Principal:
