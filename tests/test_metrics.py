@@ -83,14 +83,14 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
     from chalicelib.services.outbound import deliveries, webhooks
     from tests.test_insight import _costly_completion
     from tests.receivers import Receiver
-    from tests.test_outbound import _wait
+    from tests.waiting import eventually
 
     notifications.create_rule("net_default", actor="user:ops", recipient="user:ops",
                               name="budget", event_type="system.alert",
                               conditions={"kind": "budget_threshold"})
     admin.put("/api/v1/cost/budget", {"monthly_limit_usd": 1, "alert_thresholds": [50]})
     _costly_completion(admin, 0.6)
-    notice = _wait(lambda: notifications.list_notifications("net_default", "user:ops").items)
+    notice = eventually(lambda: notifications.list_notifications("net_default", "user:ops").items)
     assert len(notice) == 1 and "50%" in notice[0].body + notice[0].subject
 
     with Receiver([503]) as broken:
@@ -98,7 +98,7 @@ def test_dead_deliveries_and_budget_alerts_through_the_integrations(api, admin, 
                                            name="Dying", url=broken.url, events=["gadget.made"],
                                            retry_policy={"max_retries": 0, "backoff_seconds": 1})
         events.publish("net_default", "gadget.made", {"gadget_id": "g1"})
-        _wait(lambda: (page := webhooks.list_deliveries("net_default", dying.id)).items and
+        eventually(lambda: (page := webhooks.list_deliveries("net_default", dying.id)).items and
               page.items[0].status == deliveries.DEAD)
     metrics.clear_cache()
     found = families(api.get("/metrics"))
@@ -111,7 +111,7 @@ def test_a_network_without_nodes_is_reported_once_it_has_activity(api, admin, co
     """A network whose only activity is tasks (no node ever registered, no fleet job run)
     appears in /metrics once the events stream has carried its first event, and its
     gauges agree with its own `/tasks/stats`."""
-    from tests.test_outbound import _wait
+    from tests.waiting import eventually
     ursula = admin.post("/api/auth/register", {"username": "ursula",
                                                "password": "correct-horse-1"}).json
     founder = api.bearer(ursula["token"])
@@ -129,7 +129,7 @@ def test_a_network_without_nodes_is_reported_once_it_has_activity(api, admin, co
         tasks = samples(found["switchboard_tasks"], network=outpost)
         return tasks and (found, {s.labels["state"]: s.value for s in tasks})
 
-    found, by_state = _wait(reported)
+    found, by_state = eventually(reported)
     assert by_state == {state: float(n) for state, n in stats["by_status"].items()}
     assert samples(found["switchboard_queue_depth"], network=outpost)[0].value == 2.0
     assert samples(found["switchboard_nodes"], network=outpost)[0].value == 0.0

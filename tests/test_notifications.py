@@ -16,7 +16,8 @@ from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.services import events, notifications
 from chalicelib.services.outbound import channels, deliveries
 from tests.receivers import Receiver
-from tests.test_outbound import NET, _wait
+from tests.test_outbound import NET
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -64,10 +65,10 @@ def test_a_rule_notifies_in_app_and_sends_to_slack_telegram_email_and_a_signed_w
         assert sent.json["chat_id"] == -1001 and sent.json["parse_mode"] == "Markdown"
         ci = generic.wait_for(1)[0]
         assert Webhook(signing_secret).verify(ci.body, ci.headers)["subject"] == "Task t-1 failed"
-        mail = _wait(lambda: ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+        mail = eventually(lambda: ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
         assert mail[0].destinations["ToAddresses"] == ["ops@example.test"]
         assert mail[0].subject == "Task t-1 failed"
-        assert _wait(lambda: deliveries.list_deliveries(
+        assert eventually(lambda: deliveries.list_deliveries(
             NET, "channel", to_mail.id, status=deliveries.SUCCEEDED).total == 1)
 
         for person in ("user:alice", "user:bob"):

@@ -14,6 +14,7 @@ from chalicelib.errors import ValidationFailed
 from chalicelib.services import events, notifications
 from chalicelib.services.outbound import breakers, deliveries, guard, http, webhooks
 from tests.receivers import Receiver
+from tests.waiting import eventually
 
 NET = "net_default"
 OWNER = "user:owner"
@@ -34,16 +35,6 @@ def consumers(hub, loopback):
     running.start()
     yield running
     running.stop()
-
-
-def _wait(condition, timeout_s=8.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_events_reach_subscribers_signed_retried_with_growing_delays_or_dead(consumers, monkeypatch):
@@ -77,7 +68,7 @@ def test_events_reach_subscribers_signed_retried_with_growing_delays_or_dead(con
         assert attempts[0].json["type"] == "gadget.made"
         assert attempts[0].json["data"] == {"gadget_id": "g1", "colour": "red"}
 
-        log = _wait(lambda: (page := webhooks.list_deliveries(NET, hook.id)).items and
+        log = eventually(lambda: (page := webhooks.list_deliveries(NET, hook.id)).items and
                     page.items[0].status == deliveries.SUCCEEDED and page)
         delivery = log.items[0]
         assert log.total == 1 and delivery.event_type == "gadget.made"
@@ -85,7 +76,7 @@ def test_events_reach_subscribers_signed_retried_with_growing_delays_or_dead(con
         assert all(a["latency_ms"] >= 0 for a in delivery.attempts)
         assert delivery.attempts[-1]["response"] == '{"ok":true}'
 
-        dead = _wait(lambda: (page := webhooks.list_deliveries(NET, dying.id)).items and
+        dead = eventually(lambda: (page := webhooks.list_deliveries(NET, dying.id)).items and
                      page.items[0].status == deliveries.DEAD and page.items[0])
         assert [a["status_code"] for a in dead.attempts] == [503, 503]
         assert len(broken.received) == 2 and other.received == []
@@ -123,9 +114,9 @@ def test_a_breaker_opens_makes_deliveries_wait_then_half_opens_and_closes(consum
 
         # after the cooldown the waiting delivery is the one trial; its success closes it
         receiver.wait_for(3, timeout_s=5)
-        closed = _wait(lambda: (b := breakers.get(NET, name)).state == breakers.CLOSED and b)
+        closed = eventually(lambda: (b := breakers.get(NET, name)).state == breakers.CLOSED and b)
         assert closed.total_successes == 1 and closed.total_failures == 2
-        assert _wait(lambda: webhooks.list_deliveries(
+        assert eventually(lambda: webhooks.list_deliveries(
             NET, hook.id, status=deliveries.SUCCEEDED).total == 1)
 
     time.sleep(0.6)  # event streams read half a second behind now

@@ -12,6 +12,7 @@ import websockets
 
 from tests.gemmanet_peer import Peer
 from tests.localstack import RunningStack
+from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +37,6 @@ class Client:
         def call(path, **kw):
             return getattr(self.session, method)(self.hub.url(path), timeout=30, **kw)
         return call
-
-
-def eventually(check, timeout=20.0, every=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 async def node(hub, node_id, answer=None) -> Peer:
@@ -85,7 +77,7 @@ def test_a_scheduled_fan_in_workflow_runs_on_a_node(hub, creds):
         def finished():
             runs = api.get(f"/api/v1/workflows/{flow['id']}/runs").json()["items"]
             return runs and runs[0]["status"] in ("completed", "failed") and runs[0]
-        run = eventually(finished)
+        run = eventually(finished, timeout_s=20)
         elapsed = time.monotonic() - fired_at
         assert run and run["status"] == "completed", run
         detail = api.get(f"/api/v1/workflows/{flow['id']}/runs/{run['id']}").json()

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.localstack import RunningStack
+from tests.waiting import eventually
 
 
 def sky(creds):
@@ -190,15 +191,6 @@ def test_a_node_that_stops_heartbeating_loses_its_task_then_it_is_dead_lettered(
     admin = {"Authorization": f"Bearer {creds['admin_token']}"}
     client = sky(creds)
 
-    def wait_for(predicate, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.25)
-        raise AssertionError("condition not reached in time")
-
     def task_state(task_id):
         return requests.get(stack.url(f"/api/v1/tasks/{task_id}"), headers=admin).json()
 
@@ -209,19 +201,19 @@ def test_a_node_that_stops_heartbeating_loses_its_task_then_it_is_dead_lettered(
         assert task_state(task_id)["worker_id"] == "first"
 
         # `first` says nothing more: offline within the window, its task back in the queue
-        wait_for(lambda: client.get(stack.url("/api/v1/node/list")).json()["nodes"][0]["status"]
-                 == "offline", timeout=5)
-        requeued = wait_for(lambda: (lambda t: t if t["status"] == "pending" else None)(
-            task_state(task_id)))
+        eventually(lambda: client.get(stack.url("/api/v1/node/list")).json()["nodes"][0]["status"]
+                   == "offline", timeout_s=5)
+        requeued = eventually(lambda: (lambda t: t if t["status"] == "pending" else None)(
+            task_state(task_id)), timeout_s=15)
         assert requeued["attempts"] == 1
 
         client.post(stack.url("/api/v1/node/register"), json={"node_id": "second", "name": "Second"})
         taken = client.post(stack.url("/api/v1/task/pull"), json={"node_id": "second"}).json()["task"]
         assert taken is None or taken["task_id"] == task_id  # the scheduler may have assigned it
-        wait_for(lambda: task_state(task_id)["worker_id"] == "second"
-                 or task_state(task_id)["status"] == "dead_lettered")
+        eventually(lambda: task_state(task_id)["worker_id"] == "second"
+                   or task_state(task_id)["status"] == "dead_lettered", timeout_s=15)
         # `second` goes silent too: that was the last attempt
-        wait_for(lambda: task_state(task_id)["status"] == "dead_lettered")
+        eventually(lambda: task_state(task_id)["status"] == "dead_lettered", timeout_s=15)
         letters = requests.get(stack.url("/api/v1/dead-letter"), headers=admin).json()
         assert [d["task_id"] for d in letters] == [task_id]
         assert letters[0]["reason"] == "node went offline"
